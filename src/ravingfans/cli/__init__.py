@@ -1,0 +1,52 @@
+"""The `ravingfans` command: a thin wrapper that turns library errors into friendly messages.
+
+Each command group lives in its own module and calls service functions; domain errors become a
+message and an exit code here, in :func:`main`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ravingfans.cli import core, customers, data, demo, export, serve
+from ravingfans.errors import RavingFansError
+
+app = typer.Typer(
+    name="ravingfans",
+    help="Turn customers into raving fans: know them, ask them, listen, and act.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+core.register(app)
+data.register(app)
+export.register(app)
+customers.register(app)
+demo.register(app)
+serve.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and report any RavingFansError as a message, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except RavingFansError as exc:
+        from ravingfans.cli.output import error
+
+        error(str(exc))
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

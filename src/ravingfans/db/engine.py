@@ -1,0 +1,113 @@
+"""Engine and session factories: nothing connects at import time.
+
+SQLite gets WAL (readers never wait for the writer), foreign keys, a busy timeout, and explicit
+BEGIN so that writers can ask for ``BEGIN IMMEDIATE`` and never fail half-way on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ravingfans.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (SQLite file or ``postgresql+psycopg://``) with our settings."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"RAVINGFANS_DATABASE_URL is not a database URL: {url!r}",
+            hint="Use e.g. sqlite:///ravingfans.db or postgresql+psycopg://user@host/dbname",
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+            _configure_sqlite(engine)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except NoSuchModuleError:
+        raise ConfigError(f"Unsupported database in RAVINGFANS_DATABASE_URL: {parsed.drivername!r}",
+                          hint="Supported: sqlite:///path.db and postgresql+psycopg://...") from None
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: takes SQLite's write lock up front (waits, never half-fails)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+@dataclass
+class Database:
+    """An engine and its session factory; one per process (the web app, a CLI command, a test)."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        if write and self.dialect == "sqlite":
+            bind = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            session = Session(bind=bind, expire_on_commit=False)
+        else:
+            session = self.sessions()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_database(url: str, *, check_schema: bool = True) -> Database:
+    """Connect to ``url``; unless told otherwise, refuse a database whose schema is not current."""
+    engine = make_engine(url)
+    db = Database(engine=engine, sessions=sessionmaker(bind=engine, expire_on_commit=False))
+    if check_schema:
+        from ravingfans.db.migrate import check_current
+
+        check_current(engine)
+    return db

@@ -1,0 +1,27 @@
+"""All ravingfans tables, one module per domain."""
+
+from ravingfans.db.models.base import Base
+from ravingfans.db.models.catalog import Product, ProductVariant
+from ravingfans.db.models.customers import Consent, Customer, CustomerIdentity, Note
+from ravingfans.db.models.interactions import CHANNELS, KINDS, RATING_NAMES, RATINGS, Interaction
+from ravingfans.db.models.orders import LINE_KINDS, Order, OrderLine
+from ravingfans.db.models.team import Employee
+
+__all__ = [
+    "CHANNELS",
+    "KINDS",
+    "LINE_KINDS",
+    "RATINGS",
+    "RATING_NAMES",
+    "Base",
+    "Consent",
+    "Customer",
+    "CustomerIdentity",
+    "Employee",
+    "Interaction",
+    "Note",
+    "Order",
+    "OrderLine",
+    "Product",
+    "ProductVariant",
+]

@@ -1,0 +1,110 @@
+"""The customer book: who each customer is, how to reach them, what they like, what they agreed to."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ravingfans.db.models.base import Base
+from ravingfans.db.types import UTCDateTime
+
+
+class Customer(Base):
+    """One person (or firm) the business serves; the centre of every profile and list."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str | None] = mapped_column(String(120))
+    last_name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(120))
+    region: Mapped[str | None] = mapped_column(String(120))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    language: Mapped[str | None] = mapped_column(String(16))
+    personal_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    likes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dislikes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sizes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    email_consent: Mapped[bool | None] = mapped_column(Boolean)
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    # Where the record was first seen; every source id (unique per source) is in CustomerIdentity.
+    source: Mapped[str] = mapped_column(String(40), default="manual")
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    row_hash: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    referred_by: Mapped[Customer | None] = relationship(remote_side=[id])
+    identities: Mapped[list[CustomerIdentity]] = relationship(back_populates="customer", cascade="all, delete-orphan")
+    consents: Mapped[list[Consent]] = relationship(back_populates="customer", cascade="all, delete-orphan",
+                                                    order_by="Consent.at")
+    note_entries: Mapped[list[Note]] = relationship(back_populates="customer", cascade="all, delete-orphan",
+                                                    order_by="Note.created_at.desc()")
+
+    __table_args__ = (
+        Index("ix_customers_name", "last_name", "first_name"),
+    )
+
+    @property
+    def display_name(self) -> str:
+        """Name as staff say it; falls back to e-mail, phone, then the number."""
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.email or self.phone or f"Customer #{self.id}"
+
+
+class CustomerIdentity(Base):
+    """An id a customer has in a source system; several after a merge, so re-imports find them."""
+
+    __tablename__ = "customer_identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(120))
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+
+class Consent(Base):
+    """A consent given or withdrawn: what for, by which channel, when, where and with what words."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))  # marketing, surveys, service
+    channel: Mapped[str] = mapped_column(String(20))  # email, sms, phone, post
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(200))
+    wording: Mapped[str] = mapped_column(Text, default="")
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")
+
+
+class Note(Base):
+    """A free note on a customer, by a member of staff."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(120), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer] = relationship(back_populates="note_entries")
