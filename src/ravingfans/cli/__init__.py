@@ -49,4 +49,23 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> None:
+    """A bug or an outside failure: one clear paragraph; the traceback only with RAVINGFANS_DEBUG=1."""
+    import os
+
+    from sqlalchemy.exc import OperationalError
+
+    from ravingfans.cli.output import error
+
+    if os.environ.get("RAVINGFANS_DEBUG"):
+        raise exc
+    if isinstance(exc, OperationalError):
+        error(f"The database refused the operation: {exc.orig}. Nothing was changed. Check that it is reachable "
+              "and not locked by another program, then try again.")
+        sys.exit(3)
+    error(f"Unexpected internal error ({type(exc).__name__}: {exc}). Nothing was changed. "
+          "Run again with RAVINGFANS_DEBUG=1 to see the details, and please report it.")
+    sys.exit(70)

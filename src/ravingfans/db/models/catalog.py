@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ravingfans.db.models.base import Base
@@ -42,7 +42,7 @@ class ProductVariant(Base):
     colour: Mapped[str | None] = mapped_column(String(60))
     price: Mapped[Decimal | None] = mapped_column(Money())
     stock: Mapped[int] = mapped_column(Integer, default=0)
-    row_hash: Mapped[int | None] = mapped_column()
+    row_hash: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     product: Mapped[Product] = relationship(back_populates="variants")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ravingfans.db.models.base import Base
@@ -42,7 +42,6 @@ class Customer(Base):
     # Where the record was first seen; every source id (unique per source) is in CustomerIdentity.
     source: Mapped[str] = mapped_column(String(40), default="manual")
     external_id: Mapped[str | None] = mapped_column(String(120))
-    row_hash: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -73,6 +72,7 @@ class CustomerIdentity(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(120))
+    row_hash: Mapped[int | None] = mapped_column(BigInteger)  # content of the last imported row, to skip re-imports
 
     customer: Mapped[Customer] = relationship(back_populates="identities")
 

@@ -1,8 +1,8 @@
-"""initial schema: customers, catalog, orders, team, interactions
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:16:34.289018
+Create Date: 2026-11-22 07:22:15.455383
 """
 from __future__ import annotations
 
@@ -45,7 +45,6 @@ def upgrade() -> None:
     sa.Column('referred_by_id', sa.Integer(), nullable=True),
     sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('external_id', sa.String(length=120), nullable=True),
-    sa.Column('row_hash', sa.Integer(), nullable=True),
     sa.Column('created_at', ravingfans.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', ravingfans.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['referred_by_id'], ['customers.id'], name=op.f('fk_customers_referred_by_id_customers'), ondelete='SET NULL'),
@@ -103,6 +102,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('external_id', sa.String(length=120), nullable=False),
+    sa.Column('row_hash', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_identities_customer_id_customers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_identities')),
     sa.UniqueConstraint('source', 'external_id', name=op.f('uq_customer_identities_source_external_id'))
@@ -170,7 +170,7 @@ def upgrade() -> None:
     sa.Column('colour', sa.String(length=60), nullable=True),
     sa.Column('price', ravingfans.db.types.Money(), nullable=True),
     sa.Column('stock', sa.Integer(), nullable=False),
-    sa.Column('row_hash', sa.Integer(), nullable=True),
+    sa.Column('row_hash', sa.BigInteger(), nullable=True),
     sa.Column('updated_at', ravingfans.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_variants_product_id_products'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_product_variants')),
