@@ -84,7 +84,7 @@ class RowProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}"
+        where = f"line {self.line}" if self.line else "a row"
         if self.column:
             where += f", column {self.column!r}"
         shown = "" if self.value is None else f" (value {self.value!r})"

@@ -93,11 +93,11 @@ def import_file(engine: Engine, settings: Settings, path: Path | str, options: I
             with conn.begin():
                 table.create(conn)
                 _stage(conn, src, plan, ctx, options, problems, report, progress)
+            for message in src.problems:
+                problems.add(None, None, None, message)
             if report.rows == 0 and not problems.count:
                 raise ImportFailed(f"{path.name} has a header but no data rows; nothing to import.",
                                    hint="Check that you exported the right file.")
-            for message in src.problems:
-                problems.add(None, None, None, message)
             _fail_unless_skipping(problems, options, report)
             _merge(conn, engine, options, plan, source_name, src, now, problems, report)
         finally:

@@ -9,6 +9,7 @@ openpyxl's read-only mode.
 from __future__ import annotations
 
 import codecs
+import zipfile
 import csv
 import io
 from collections.abc import Callable, Iterator
@@ -143,7 +144,7 @@ def _open_xlsx(path: Path, sheet: str | None, size: int) -> Source:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ImportFailed(f"{path.name} looks like a zip/XLSX file but cannot be read as a workbook: {exc}",
                            hint="Save it again from your spreadsheet as .xlsx, or export it as CSV.") from None
     try:

@@ -1,0 +1,156 @@
+"""Orders import: lines, returns, refunds, customers/employees/products on first sight, Shopify layout."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from helpers_import import count, run_import, write
+from sqlalchemy import select
+
+from ravingfans.db.models import Customer, Employee, Order, OrderLine, ProductVariant
+from ravingfans.errors import ImportFailed
+from ravingfans.ingest.layouts import SHOPIFY_ORDER_HEADER
+
+ORDERS = """order_id,ordered_at,customer_id,email,first_name,last_name,employee,channel,sku,product_name,quantity,unit_price,discount,kind
+O1,2025-01-05 10:00,C1,ann@example.com,Ann,Lee,Maria,store,SKU1,Boot,1,120.00,10,sale
+O1,2025-01-05 10:00,C1,ann@example.com,Ann,Lee,Maria,store,SKU2,Sock,2,5.50,,sale
+O2,2025-02-01T12:00:00+01:00,,carl@example.com,Carl,,Tom,web,SKU1,Boot,1,120,,
+O3,2025-02-03 09:30,C1,ann@example.com,Ann,Lee,Maria,store,SKU1,Boot,1,120,,return
+"""
+
+
+def orders(db) -> dict[str, Order]:
+    with db.session() as s:
+        return {o.external_id: o for o in s.scalars(select(Order)).all()}
+
+
+def lines(db, external_id: str) -> list[OrderLine]:
+    with db.session() as s:
+        return list(s.scalars(select(OrderLine).join(Order).where(Order.external_id == external_id)
+                              .order_by(OrderLine.line_no)))
+
+
+def test_orders_lines_and_what_they_name(db, settings, tmp_path: Path) -> None:
+    report = run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders")
+    assert (report.rows, report.created, report.customers_created) == (4, 3, 2)
+    got = orders(db)
+    assert got["O1"].total == Decimal("121.00")  # 120 - 10 + 2 * 5.50
+    assert got["O3"].total == Decimal("-120.00")
+    assert got["O2"].placed_at.isoformat() == "2025-02-01T11:00:00+00:00"  # offset honoured, stored in UTC
+    assert got["O1"].placed_at.isoformat() == "2025-01-05T10:00:00+00:00"  # naive: business zone (UTC here)
+    ret = lines(db, "O3")[0]
+    assert (ret.kind, ret.quantity, ret.amount) == ("return", -1, Decimal("-120.00"))
+    assert [(ln.line_no, ln.sku, ln.quantity) for ln in lines(db, "O1")] == [(1, "SKU1", 1), (2, "SKU2", 2)]
+    assert count(db, Employee) == 2 and count(db, ProductVariant) == 2 and count(db, Customer) == 2
+    assert got["O1"].customer_id == got["O3"].customer_id != got["O2"].customer_id
+
+
+def test_business_time_zone_applies_to_naive_times(db, settings, tmp_path: Path) -> None:
+    zoned = settings.model_copy(update={"time_zone": "Europe/Berlin"})
+    run_import(db, zoned, write(tmp_path / "o.csv", ORDERS), "orders")
+    assert orders(db)["O1"].placed_at.isoformat() == "2025-01-05T09:00:00+00:00"
+
+
+def test_reimport_unchanged_then_changed_line_replaces_order_lines(db, settings, tmp_path: Path) -> None:
+    path = write(tmp_path / "o.csv", ORDERS)
+    run_import(db, settings, path, "orders")
+    again = run_import(db, settings, path, "orders")
+    assert (again.created, again.updated, again.unchanged, again.customers_created) == (0, 0, 3, 0)
+    assert count(db, OrderLine) == 4
+    write(path, ORDERS.replace("SKU2,Sock,2,5.50", "SKU2,Sock,3,5.50"))
+    changed = run_import(db, settings, path, "orders")
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 2)
+    assert count(db, OrderLine) == 4 and orders(db)["O1"].total == Decimal("126.50")
+
+
+def test_orders_attach_to_imported_customers(db, settings, tmp_path: Path) -> None:
+    run_import(db, settings, write(tmp_path / "c.csv", "customer_id,email,first_name\nC1,ann@example.com,Ann\n"),
+               "customers")
+    report = run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders")
+    assert report.customers_created == 1  # only Carl is new
+    with db.session() as s:
+        ann = s.scalars(select(Customer).where(Customer.email == "ann@example.com")).one()
+    assert orders(db)["O1"].customer_id == ann.id
+
+
+def test_no_create_customers_rejects_unknown(db, settings, tmp_path: Path) -> None:
+    with pytest.raises(ImportFailed) as err:
+        run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders", create_customers=False)
+    assert "not on file" in str(err.value) and "line 2" in str(err.value)
+    assert count(db, Order) == 0 and count(db, Customer) == 0
+
+
+def test_lines_that_disagree_on_the_order_are_rejected(db, settings, tmp_path: Path) -> None:
+    text = ORDERS.replace("O1,2025-01-05 10:00,C1,ann@example.com,Ann,Lee,Maria,store,SKU2",
+                          "O1,2025-01-06 10:00,C1,ann@example.com,Ann,Lee,Maria,store,SKU2")
+    with pytest.raises(ImportFailed) as err:
+        run_import(db, settings, write(tmp_path / "o.csv", text), "orders")
+    assert "disagree" in str(err.value) and "'O1'" in str(err.value)
+    assert count(db, Order) == 0
+
+
+def test_skip_invalid_rejects_whole_orders_and_writes_reasons(db, settings, tmp_path: Path) -> None:
+    text = ORDERS.replace("SKU2,Sock,2,5.50", "SKU2,Sock,0,5.50")  # second line of O1 is bad
+    path = write(tmp_path / "o.csv", text)
+    report = run_import(db, settings, path, "orders", skip_invalid=True)
+    assert set(orders(db)) == {"O2", "O3"}
+    assert report.rejected == 2
+    rejects = (tmp_path / "o.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects[0].startswith("line,error,order_id")
+    assert any(r.startswith("3,quantity: must be a whole number above 0") for r in rejects)
+    assert any(r.startswith("2,another line of the same order was rejected") for r in rejects)
+
+
+def _shopify_row(**values: str) -> str:
+    return ",".join(f'"{values.get(h, "")}"' if values.get(h) else "" for h in SHOPIFY_ORDER_HEADER)
+
+
+def test_shopify_orders_with_continuation_rows(db, settings, tmp_path: Path) -> None:
+    rows = [
+        ",".join(SHOPIFY_ORDER_HEADER),
+        _shopify_row(**{"Name": "#1001", "Email": "Ann@Example.com", "Financial Status": "partially_refunded",
+                        "Paid at": "2025-03-05 14:22:10 +0100", "Created at": "2025-03-05 14:22:10 +0100",
+                        "Lineitem quantity": "2", "Lineitem name": "Trail Boot - 38", "Lineitem price": "120.00",
+                        "Lineitem sku": "B-38", "Billing Name": "Ann Marie Lee", "Refunded Amount": "20.00",
+                        "Source": "pos", "Employee": "Maria", "Location": "Main St", "Lineitem discount": "0.00"}),
+        _shopify_row(**{"Name": "#1001", "Lineitem quantity": "1", "Lineitem name": "Sock", "Lineitem price": "5.00",
+                        "Lineitem sku": "S-1"}),
+        _shopify_row(**{"Name": "#1002", "Email": "bob@example.com", "Financial Status": "paid",
+                        "Created at": "2025-03-06 09:00:00 -0500", "Lineitem quantity": "1",
+                        "Lineitem name": "Sock", "Lineitem price": "5.00", "Lineitem sku": "S-1",
+                        "Cancelled at": "2025-03-06 10:00:00 -0500", "Source": "web"}),
+    ]
+    path = write(tmp_path / "orders_export.csv", "\n".join(rows) + "\n")
+    report = run_import(db, settings, path, "orders", format="shopify")
+    assert (report.created, report.customers_created) == (2, 2)
+    got = orders(db)
+    first = got["#1001"]
+    assert first.total == Decimal("225.00")  # 2 * 120 + 5 - 20 refunded
+    assert first.channel == "store" and first.location == "Main St" and first.financial_status == "partially_refunded"
+    assert first.placed_at.isoformat() == "2025-03-05T13:22:10+00:00"
+    assert [(ln.kind, ln.amount) for ln in lines(db, "#1001")] == [
+        ("sale", Decimal("240.00")), ("sale", Decimal("5.00")), ("refund", Decimal("-20.00"))]
+    assert got["#1002"].cancelled_at is not None and got["#1002"].channel == "web"
+    with db.session() as s:
+        ann = s.scalars(select(Customer).where(Customer.email == "ann@example.com")).one()
+        assert (ann.first_name, ann.last_name) == ("Ann", "Marie Lee")
+    assert run_import(db, settings, path, "orders", format="shopify").unchanged == 2
+
+
+def test_shopify_customers_export(db, settings, tmp_path: Path) -> None:
+    from ravingfans.ingest.layouts import SHOPIFY_CUSTOMER_HEADER
+
+    values = {"Customer ID": "7001", "First Name": "Ann", "Last Name": "Lee", "Email": "ann@example.com",
+              "Accepts Email Marketing": "yes", "Default Address City": "Portland",
+              "Default Address Country Code": "US", "Phone": "+1 503 555 0101", "Tags": "vip, boots",
+              "Note": "Prefers wide fit"}
+    row = ",".join(f'"{values.get(h, "")}"' for h in SHOPIFY_CUSTOMER_HEADER)
+    path = write(tmp_path / "customers_export.csv", ",".join(SHOPIFY_CUSTOMER_HEADER) + "\n" + row + "\n")
+    report = run_import(db, settings, path, "customers", format="shopify")
+    assert report.created == 1
+    with db.session() as s:
+        ann = s.scalars(select(Customer)).one()
+    assert (ann.city, ann.country, ann.phone, ann.tags, ann.notes, ann.email_consent) == (
+        "Portland", "US", "+15035550101", ["vip", "boots"], "Prefers wide fit", True)
