@@ -29,26 +29,21 @@ serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and report any RavingFansError as a message, never a traceback."""
+    """Entry point: run the CLI and report any RavingFansError as a message, never a traceback.
+
+    Click's standalone mode answers usage errors itself (exit 2); everything else raised by a
+    command arrives here.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except RavingFansError as exc:
         from ravingfans.cli.output import error
 
         error(str(exc))
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become a message
         _unexpected(exc)
 
 

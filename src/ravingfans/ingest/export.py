@@ -22,9 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol, get_args
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, Select, select
@@ -40,6 +41,7 @@ ColumnType = Literal["text", "phone", "int", "money", "timestamp", "date", "bool
 
 # OWASP CSV injection: a cell starting with one of these may be run as a formula by a spreadsheet.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_RISKY_START = "^[-=+@\t\r]"
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _XLSX_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 XLSX_MAX_ROWS = 1_048_576
@@ -131,24 +133,26 @@ def export(
         raise ValidationFailed(f"Unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}.", field="format")
     if batch_size < 1:
         raise ValidationFailed("batch_size must be at least 1.", field="batch_size")
-    the_kind: ExportKind = kind  # type: ignore[assignment]
-    the_fmt: ExportFormat = fmt  # type: ignore[assignment]
-    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
-    columns = COLUMNS[the_kind]
+    try:
+        tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"Unknown time zone {zone!r}; use an IANA name such as 'Europe/Berlin'.",
+                               field="zone") from None
+    columns = COLUMNS[kind]
     if out is None:
-        out = default_filename(the_kind, the_fmt)
+        out = default_filename(kind, fmt)
 
     if isinstance(out, str | Path) and str(out) == "-":
-        if the_fmt != "csv":
-            raise ValidationFailed(f"Only CSV can be written to standard output; give --out for {the_fmt}.",
+        if fmt != "csv":
+            raise ValidationFailed(f"Only CSV can be written to standard output; give --out for {fmt}.",
                                    field="out")
         sys.stdout.flush()
-        rows = _run(engine, the_kind, the_fmt, columns, sys.stdout.buffer, tz, batch_size)
+        rows = _run(engine, kind, fmt, columns, sys.stdout.buffer, tz, batch_size)
         sys.stdout.buffer.flush()
-        return ExportResult(the_kind, the_fmt, rows, "-")
+        return ExportResult(kind, fmt, rows, "-")
     if not isinstance(out, str | Path):
-        rows = _run(engine, the_kind, the_fmt, columns, out, tz, batch_size)
-        return ExportResult(the_kind, the_fmt, rows, "<stream>")
+        rows = _run(engine, kind, fmt, columns, out, tz, batch_size)
+        return ExportResult(kind, fmt, rows, "<stream>")
 
     path = Path(out)
     if path.is_dir():
@@ -158,13 +162,13 @@ def export(
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         with open(partial, "wb") as stream:
-            rows = _run(engine, the_kind, the_fmt, columns, stream, tz, batch_size)
+            rows = _run(engine, kind, fmt, columns, stream, tz, batch_size)
         os.replace(partial, path)
     except OSError as exc:
         raise ValidationFailed(f"Cannot write {path}: {exc.strerror or exc}.", field="out") from None
     finally:
         partial.unlink(missing_ok=True)
-    return ExportResult(the_kind, the_fmt, rows, str(path))
+    return ExportResult(kind, fmt, rows, str(path))
 
 
 def _run(engine: Engine, kind: ExportKind, fmt: ExportFormat, columns: Sequence[ExportColumn],
@@ -390,6 +394,14 @@ def _spreadsheet_renderers(columns: Sequence[ExportColumn], zone: ZoneInfo, *,
     return [by_type[column.type] for column in columns]
 
 
+def neutralize_array(values: pa.Array, *, keep_e164: bool = False) -> pa.Array:
+    """:func:`neutralize` over an Arrow string array at C speed (E.164 numbers kept if asked)."""
+    risky = pc.match_substring_regex(values, _RISKY_START)
+    if keep_e164:
+        risky = pc.and_(risky, pc.invert(pc.match_substring_regex(values, "^" + _E164.pattern + "$")))
+    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+
+
 class _CsvWriter:
     """CSV through pyarrow's streaming writer: UTF-8, header row, money as exact decimals."""
 
@@ -397,6 +409,7 @@ class _CsvWriter:
 
     def __init__(self, stream: BinaryIO, columns: Sequence[ExportColumn], zone: ZoneInfo, kind: str) -> None:
         self._schema = pa.schema([(c.name, self._ARROW.get(c.type, pa.string())) for c in columns])
+        self._types = [c.type for c in columns]
         self._render = _spreadsheet_renderers(columns, zone)
         self._writer = pa_csv.CSVWriter(stream, self._schema)
 
@@ -404,10 +417,14 @@ class _CsvWriter:
         """Append one batch."""
         if not rows:
             return
-        arrays = [
-            pa.array([render(v) for v in values], type=field.type)
-            for render, values, field in zip(self._render, zip(*rows, strict=True), self._schema, strict=True)
-        ]
+        arrays = []
+        for kind, render, values, field in zip(self._types, self._render, zip(*rows, strict=True), self._schema,
+                                               strict=True):
+            if kind in ("text", "phone"):
+                text = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+                arrays.append(neutralize_array(text, keep_e164=kind == "phone"))
+            else:
+                arrays.append(pa.array([render(v) for v in values], type=field.type))
         self._writer.write_batch(pa.record_batch(arrays, schema=self._schema))
 
     def close(self) -> None:
@@ -515,4 +532,5 @@ __all__ = [
     "default_filename",
     "export",
     "neutralize",
+    "neutralize_array",
 ]

@@ -146,6 +146,7 @@ def _stage(conn: Connection, src: Source, plan: Plan, ctx: Context, options: Imp
         conn.execute(text("CREATE INDEX ix_stg_orders_order ON stg_orders (order_id, src_row)"))
     elif options.kind == "customers":
         conn.execute(text("CREATE INDEX ix_stg_customers_id ON stg_customers (customer_id)"))
+    merge.analyze(conn, table.name)
 
 
 def _derive_record(frame: pl.DataFrame, kind: Kind) -> pl.DataFrame:

@@ -249,6 +249,12 @@ def _build_order_heads(conn: Connection) -> None:
         JOIN (SELECT order_id, COUNT(*) AS n_lines, SUM(line_hash) AS lines_hash, SUM(amount) AS lines_total
               FROM stg_orders GROUP BY order_id) a ON a.order_id = h.order_id"""))
     conn.execute(text("CREATE INDEX ix_stg_heads_order ON stg_heads (order_id)"))
+    analyze(conn, "stg_heads")
+
+
+def analyze(conn: Connection, table: str) -> None:
+    """Give the planner statistics for a fresh temporary table (PostgreSQL never auto-analyzes them)."""
+    conn.execute(text(f"ANALYZE {table}"))
 
 
 def unknown_customers(conn: Connection, source: str, column: dict[str, str]) -> list[Problem]:
@@ -291,10 +297,11 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
     conn.execute(text("""INSERT INTO customer_identities (customer_id, source, external_id)
         SELECT c.id, c.source, c.external_id FROM customers c WHERE c.id > :b"""), {"b": before})
     conn.execute(text("""INSERT INTO customer_identities (customer_id, source, external_id)
-        SELECT MIN(s.cust), CAST(:src AS VARCHAR(40)), s.customer_id FROM stg_heads s
-        WHERE s.cust IS NOT NULL AND s.customer_id IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM customer_identities ci WHERE ci.source = :src AND ci.external_id = s.customer_id)
-        GROUP BY s.customer_id"""), {"src": source})
+        SELECT d.cust, CAST(:src AS VARCHAR(40)), d.customer_id
+        FROM (SELECT customer_id, MIN(cust) AS cust FROM stg_heads
+              WHERE cust IS NOT NULL AND customer_id IS NOT NULL GROUP BY customer_id) d
+        LEFT JOIN customer_identities ci ON ci.source = :src AND ci.external_id = d.customer_id
+        WHERE ci.id IS NULL"""), {"src": source})
     _resolve_customers(conn, source)
 
     conn.execute(text("""INSERT INTO employees (name, source, external_id, active, created_at)
@@ -321,6 +328,7 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
         WHERE o.source = :src AND o.external_id = stg_heads.order_id"""), {"src": source})
     conn.execute(text(f"""UPDATE stg_heads SET write_lines = CASE
         WHEN order_pk IS NULL OR old_hash IS NULL OR old_hash <> {content} THEN 1 ELSE 0 END"""))
+    analyze(conn, "stg_heads")  # the updates above changed what the planner should know
     counts.created = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE order_pk IS NULL")
     counts.updated = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE order_pk IS NOT NULL AND write_lines = 1")
     counts.unchanged = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE write_lines = 0")

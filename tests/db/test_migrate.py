@@ -1,0 +1,48 @@
+"""Migrations: applied by init, checked at start-up, models and migrations in step."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from ravingfans.db import make_engine, open_database
+from ravingfans.db.migrate import check_current, head_revision, upgrade
+from ravingfans.db.models import Base
+from ravingfans.errors import SchemaOutOfDate
+
+
+def test_models_match_migrations(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations differ; write a migration: {diff}"
+
+
+def test_uninitialised_database_is_refused(empty_database_url: str) -> None:
+    with pytest.raises(SchemaOutOfDate, match="not initialised"):
+        open_database(empty_database_url)
+    engine = make_engine(empty_database_url)
+    assert upgrade(engine) == (None, head_revision())
+    check_current(engine)
+    engine.dispose()
+
+
+def test_unknown_revision_is_refused(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    with pytest.raises(SchemaOutOfDate, match="ffff"):
+        check_current(engine)
+    engine.dispose()
+
+
+def test_sqlite_pragmas(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    engine.dispose()
