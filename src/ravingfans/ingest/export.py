@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol, get_args
+from typing import Any, BinaryIO, ClassVar, Literal, Protocol, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
@@ -30,7 +30,16 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, Select, select
 
-from ravingfans.db.models import RATING_NAMES, Consent, Customer, CustomerIdentity, Employee, Interaction, Order, OrderLine
+from ravingfans.db.models import (
+    RATING_NAMES,
+    Consent,
+    Customer,
+    CustomerIdentity,
+    Employee,
+    Interaction,
+    Order,
+    OrderLine,
+)
 from ravingfans.errors import ValidationFailed
 
 ExportKind = Literal["customers", "orders", "interactions"]
@@ -68,7 +77,10 @@ def _columns(spec: str) -> tuple[ExportColumn, ...]:
     out = []
     for item in spec.split():
         name, _, kind = item.partition(":")
-        out.append(ExportColumn(name, kind or "text"))  # type: ignore[arg-type]
+        the_type = kind or "text"
+        if the_type not in get_args(ColumnType):
+            raise ValueError(f"unknown column type {the_type!r}")
+        out.append(ExportColumn(name, cast(ColumnType, the_type)))
     return tuple(out)
 
 
@@ -105,7 +117,8 @@ class ExportResult:
     def summary(self) -> str:
         """One line a person reads."""
         where = "standard output" if self.target == "-" else self.target
-        return f"Exported {self.rows} {self.kind} row{'s' if self.rows != 1 else ''} as {self.format} to {where}."
+        noun = {"customers": "customer", "orders": "order line", "interactions": "interaction"}[self.kind]
+        return f"Exported {self.rows} {noun}{'' if self.rows == 1 else 's'} as {self.format} to {where}."
 
 
 def default_filename(kind: ExportKind, fmt: ExportFormat) -> str:
@@ -405,7 +418,7 @@ def neutralize_array(values: pa.Array, *, keep_e164: bool = False) -> pa.Array:
 class _CsvWriter:
     """CSV through pyarrow's streaming writer: UTF-8, header row, money as exact decimals."""
 
-    _ARROW: dict[ColumnType, pa.DataType] = {"int": pa.int64(), "money": MONEY_TYPE}
+    _ARROW: ClassVar[dict[ColumnType, pa.DataType]] = {"int": pa.int64(), "money": MONEY_TYPE}
 
     def __init__(self, stream: BinaryIO, columns: Sequence[ExportColumn], zone: ZoneInfo, kind: str) -> None:
         self._schema = pa.schema([(c.name, self._ARROW.get(c.type, pa.string())) for c in columns])
