@@ -1,9 +1,101 @@
-"""`ravingfans serve` commands (being built)."""
+"""`ravingfans serve`: run the staff web app on the configured database."""
 
 from __future__ import annotations
 
+import ipaddress
+import signal
+import socket
+import threading
+from types import FrameType
+
 import typer
+
+from ravingfans.cli import context
+from ravingfans.cli.output import info
+from ravingfans.config import get_settings
+from ravingfans.db import open_database
+from ravingfans.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("serve")(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Run the web app (customer list, search, profiles) until stopped with Ctrl+C."""
+    run_server(context.settings().database_url, host, port)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound, listening socket, or a ConfigError saying why there cannot be one."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"Cannot listen on {host}:{port}: {exc}", hint="Check --host.") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
+                          hint="Is another server using that port? Choose another with --port.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Stop(Exception):
+    """SIGTERM arrived outside uvicorn's own handling (before start-up, or re-raised after shutdown)."""
+
+
+def _stop_quietly(_signum: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM into _Stop so the server ends like after Ctrl+C."""
+    raise _Stop
+
+
+def run_server(database_url: str, host: str, port: int) -> None:
+    """Serve the web app on host:port over ``database_url``; refuses unsafe settings or an old schema."""
+    import uvicorn
+
+    from ravingfans.web import create_app
+
+    settings = get_settings(database_url=database_url)
+    settings.check_production()
+    database = open_database(database_url)  # SchemaOutOfDate unless `ravingfans init` was run
+    try:
+        app = create_app(settings, database=database)
+        sock = _listen(host, port)
+        shown = f"[{host}]" if ":" in host else host
+        info(f"Serving {settings.business_name} at http://{shown}:{port}/ (Ctrl+C to stop)")
+        if not _is_loopback(host):
+            info("Warning: there is no sign-in yet; anyone who can reach this address sees customer data.")
+        config = uvicorn.Config(app, log_level="info", server_header=False, proxy_headers=False, lifespan="on")
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _stop_quietly) if in_main else None
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except (KeyboardInterrupt, _Stop):
+            pass  # Ctrl+C or SIGTERM: uvicorn shut down gracefully, then re-raised it; stopping is success
+        finally:
+            sock.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        info("Stopped.")
+    finally:
+        database.dispose()

@@ -1,0 +1,743 @@
+"""Customer use cases the web pages and the API call: find, list and read customers, add notes, log moments.
+
+Every function takes an open SQLAlchemy Session and explicit arguments, returns plain frozen
+dataclasses (never ORM objects, so nothing lazy-loads after the session ends), and raises
+:class:`~ravingfans.errors.NotFound` or :class:`~ravingfans.errors.ValidationFailed` (with
+``field``) for anything a person got wrong. Nothing here knows about HTTP.
+
+Money figures count orders that were not cancelled; returns and refunds are negative lines, so
+"total spend" is net of them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any, Literal, TypeVar, cast
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session, load_only, selectinload
+
+from ravingfans.clock import Clock, utcnow
+from ravingfans.db.models import CHANNELS, KINDS, RATINGS, Consent, Customer, Employee, Interaction, Note, Order
+from ravingfans.errors import NotFound, ValidationFailed
+
+SortKey = Literal["name", "last_purchase", "total_spend"]
+SortDirection = Literal["asc", "desc"]
+SORT_KEYS: tuple[SortKey, ...] = ("name", "last_purchase", "total_spend")
+SORT_DIRECTIONS: tuple[SortDirection, ...] = ("asc", "desc")
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; larger numbers cannot name a row
+MAX_QUERY_LENGTH = 100
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
+MAX_NOTE_LENGTH = 5000
+MAX_AUTHOR_LENGTH = 120
+MIN_PHONE_DIGITS = 3
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+FIELD_LABELS = {
+    "q": "Search",
+    "sort": "Sort",
+    "direction": "Sort direction",
+    "page": "Page",
+    "per_page": "Page size",
+    "body": "Note",
+    "author": "Author",
+    "channel": "Channel",
+    "kind": "Kind",
+    "rating": "Rating",
+    "note": "Note",
+    "employee_id": "Employee",
+    "occurred_at": "When",
+}
+
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Views returned to the edges
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    """One line of the customer list or of search results."""
+
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    city: str | None
+    order_count: int
+    total_spend: Decimal
+    last_purchase_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """One page of the customer list, with what is needed to draw the pager and sort links."""
+
+    items: list[CustomerRow]
+    total: int
+    page: int
+    per_page: int
+    sort: SortKey
+    direction: SortDirection
+    query: str
+
+    @property
+    def pages(self) -> int:
+        """How many pages the whole list has (at least 1)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        """Whether there is a page before this one."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """Whether there is a page after this one."""
+        return self.page < self.pages
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLink:
+    """A customer named elsewhere (e.g. who referred this one)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDetails:
+    """Who the customer is, how to reach them and what they like."""
+
+    id: int
+    name: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    address_lines: list[str]
+    birthday: date | None
+    language: str | None
+    personal_details: dict[str, str]
+    likes: list[str]
+    dislikes: list[str]
+    sizes: dict[str, str]
+    tags: list[str]
+    imported_note: str | None
+    email_consent: bool | None
+    referred_by: CustomerLink | None
+    source: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerStats:
+    """Purchase figures over the customer's orders that were not cancelled."""
+
+    order_count: int
+    total_spend: Decimal
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+
+    @property
+    def average_order(self) -> Decimal | None:
+        """Mean net value of an order, or None without orders."""
+        if not self.order_count:
+            return None
+        return (self.total_spend / self.order_count).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One consent given or withdrawn."""
+
+    purpose: str
+    channel: str
+    granted: bool
+    at: datetime
+    source: str
+    wording: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineEntry:
+    """One line of an order."""
+
+    line_no: int
+    kind: str
+    sku: str | None
+    product_name: str | None
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEntry:
+    """One order with its lines."""
+
+    id: int
+    source: str
+    external_id: str
+    placed_at: datetime
+    channel: str | None
+    location: str | None
+    financial_status: str | None
+    cancelled_at: datetime | None
+    total: Decimal
+    employee_name: str | None
+    lines: list[OrderLineEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionEntry:
+    """One moment of truth on the customer's timeline."""
+
+    id: int
+    occurred_at: datetime
+    channel: str
+    kind: str
+    rating: str | None
+    note: str
+    employee_id: int | None
+    employee_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteEntry:
+    """One note written by staff."""
+
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeChoice:
+    """A member of staff a moment of truth can name."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    """Everything staff need while serving one customer; lists newest first, each capped."""
+
+    customer: CustomerDetails
+    stats: CustomerStats
+    consents: list[ConsentEntry]
+    orders: list[OrderEntry]
+    orders_total: int
+    interactions: list[InteractionEntry]
+    interactions_total: int
+    notes: list[NoteEntry]
+    notes_total: int
+
+
+# ----------------------------------------------------------------------------------------------
+# Input schemas
+# ----------------------------------------------------------------------------------------------
+
+
+def _clean_text(value: Any, *, multiline: bool) -> Any:
+    """Strip, normalise line ends and refuse control characters (NUL and friends) in user text."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    allowed = _ALLOWED_CONTROLS if multiline else {" "}
+    for char in text:
+        if unicodedata.category(char) == "Cc" and char not in allowed:
+            raise ValueError("must not contain control characters")
+    return text
+
+
+class NoteCreate(BaseModel):
+    """A note a member of staff adds to a customer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    body: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH)
+    author: str = Field(default="", max_length=MAX_AUTHOR_LENGTH)
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _clean_body(cls, value: Any) -> Any:
+        return _clean_text(value, multiline=True)
+
+    @field_validator("author", mode="before")
+    @classmethod
+    def _clean_author(cls, value: Any) -> Any:
+        return _clean_text(value, multiline=False)
+
+
+class InteractionCreate(BaseModel):
+    """A moment of truth to log: how, what about, how it went, who served, when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: str
+    kind: str
+    rating: str | None = None
+    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+    employee_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    occurred_at: datetime | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"must be one of {', '.join(CHANNELS)}")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"must be one of {', '.join(KINDS)}")
+        return value
+
+    @field_validator("rating", "employee_id", "occurred_at", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rating")
+    @classmethod
+    def _known_rating(cls, value: str | None) -> str | None:
+        if value is not None and value not in RATINGS:
+            raise ValueError(f"must be one of {', '.join(RATINGS)}")
+        return value
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _clean_note(cls, value: Any) -> Any:
+        return _clean_text(value, multiline=True)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        """A time without a zone is read in the business time zone (given as context 'zone')."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            zone = (info.context or {}).get("zone")
+            if not isinstance(zone, tzinfo):
+                raise ValueError("needs a time zone (e.g. 2024-05-03T14:05:00+02:00)")
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, Any] | None = None) -> _Model:
+    """Build ``model`` from ``data``; the first problem becomes a ValidationFailed naming its field."""
+    try:
+        return model.model_validate(dict(data), context=context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else None
+        label = FIELD_LABELS.get(field or "", field or "Input")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{label}: {message}", field=field) from None
+
+
+def parse_note(data: Mapping[str, Any]) -> NoteCreate:
+    """Validate raw note input (a form or a JSON body); raises ValidationFailed with the field."""
+    return _validated(NoteCreate, data)
+
+
+def parse_interaction(data: Mapping[str, Any], *, zone: tzinfo = UTC) -> InteractionCreate:
+    """Validate raw moment-of-truth input; times without a zone are read in ``zone``."""
+    return _validated(InteractionCreate, data, context={"zone": zone})
+
+
+# ----------------------------------------------------------------------------------------------
+# Queries
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_choice(value: str, choices: Sequence[str], field: str) -> str:
+    if value not in choices:
+        raise ValidationFailed(f"{FIELD_LABELS[field]}: must be one of {', '.join(choices)}", field=field)
+    return value
+
+
+def _check_query(query: str) -> str:
+    text = query.strip()
+    if len(text) > MAX_QUERY_LENGTH:
+        raise ValidationFailed(f"Search: at most {MAX_QUERY_LENGTH} characters, please", field="q")
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValidationFailed("Search: must not contain control characters", field="q")
+    return text
+
+
+def _prefix_pattern(text: str) -> str:
+    """A LIKE pattern matching values that start with ``text`` literally (escape character '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def phone_prefixes(query: str, region: str) -> list[str]:
+    """E.164 prefixes a phone-like query can stand for: as dialled internationally and nationally."""
+    text = query.strip()
+    if not _PHONE_LIKE.match(text):
+        return []
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("00"):
+        digits, text = digits[2:], "+" + text
+    if len(digits) < MIN_PHONE_DIGITS:
+        return []
+    prefixes = ["+" + digits]
+    if text.startswith("+"):
+        return prefixes
+    country = phonenumbers.country_code_for_region(region.upper())
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    national = digits
+    trunk = metadata.national_prefix if metadata is not None else None
+    if trunk and national.startswith(trunk):
+        national = national[len(trunk):]
+    if country and national:
+        prefixes.append(f"+{country}{national}")
+    return list(dict.fromkeys(prefixes))
+
+
+def _search_clause(query: str, region: str) -> ColumnElement[bool]:
+    """Customers whose name, e-mail or phone starts with ``query`` (case-insensitive)."""
+    pattern = _prefix_pattern(query.lower())
+    first = func.lower(Customer.first_name)
+    last = func.lower(Customer.last_name)
+    clauses: list[ColumnElement[bool]] = [
+        first.like(pattern, escape="\\"),
+        last.like(pattern, escape="\\"),
+        func.lower(Customer.first_name + " " + Customer.last_name).like(pattern, escape="\\"),
+        func.lower(Customer.last_name + " " + Customer.first_name).like(pattern, escape="\\"),
+        func.lower(Customer.last_name + ", " + Customer.first_name).like(pattern, escape="\\"),
+        func.lower(Customer.email).like(pattern, escape="\\"),
+        Customer.phone.like(_prefix_pattern(query), escape="\\"),
+    ]
+    clauses += [Customer.phone.like(_prefix_pattern(p), escape="\\") for p in phone_prefixes(query, region)]
+    return or_(*clauses)
+
+
+def _stats_select() -> Select[Any]:
+    """Per-customer order count, net spend and first/last purchase over orders not cancelled."""
+    return (
+        select(
+            Order.customer_id.label("customer_id"),
+            func.count(Order.id).label("order_count"),
+            func.sum(Order.total).label("total_spend"),
+            func.min(Order.placed_at).label("first_purchase_at"),
+            func.max(Order.placed_at).label("last_purchase_at"),
+        )
+        .where(Order.customer_id.is_not(None), Order.cancelled_at.is_(None))
+        .group_by(Order.customer_id)
+    )
+
+
+def _row(customer: Customer, order_count: int | None, spend: Decimal | None, last: datetime | None) -> CustomerRow:
+    return CustomerRow(
+        id=customer.id,
+        name=customer.display_name,
+        email=customer.email,
+        phone=customer.phone,
+        city=customer.city,
+        order_count=order_count or 0,
+        total_spend=spend if spend is not None else Decimal("0.00"),
+        last_purchase_at=last,
+    )
+
+
+_LIST_COLUMNS = (Customer.first_name, Customer.last_name, Customer.email, Customer.phone, Customer.city)
+
+
+def list_customers(
+    session: Session,
+    *,
+    query: str = "",
+    sort: str = "name",
+    direction: str = "asc",
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+    region: str = "US",
+) -> CustomerPage:
+    """One page of customers, optionally filtered by a search ``query``, sorted by name, last purchase or spend."""
+    text = _check_query(query)
+    sort_key = cast(SortKey, _check_choice(sort, SORT_KEYS, "sort"))
+    sort_dir = cast(SortDirection, _check_choice(direction, SORT_DIRECTIONS, "direction"))
+    if not 1 <= page <= MAX_PAGE:
+        raise ValidationFailed(f"Page: must be between 1 and {MAX_PAGE}", field="page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationFailed(f"Page size: must be between 1 and {MAX_PER_PAGE}", field="per_page")
+
+    where = _search_clause(text, region) if text else None
+    count = select(func.count()).select_from(Customer)
+    if where is not None:
+        count = count.where(where)
+    total = int(session.scalar(count) or 0)
+    offset = (page - 1) * per_page
+    descending = sort_dir == "desc"
+
+    if sort_key == "name":
+        # Page through customers first, then total up only the orders of the customers shown.
+        sort_name = func.lower(func.coalesce(
+            func.nullif(Customer.last_name, ""), func.nullif(Customer.first_name, ""), Customer.email, Customer.phone
+        ))
+        then_first = func.lower(func.coalesce(Customer.first_name, ""))
+        order = [
+            (sort_name.desc() if descending else sort_name.asc()).nulls_last(),
+            then_first.desc() if descending else then_first.asc(),
+            Customer.id.desc() if descending else Customer.id.asc(),
+        ]
+        stmt = select(Customer).options(load_only(*_LIST_COLUMNS))
+        if where is not None:
+            stmt = stmt.where(where)
+        found = list(session.scalars(stmt.order_by(*order).offset(offset).limit(per_page)))
+        stats: dict[int, Any] = {}
+        if found:
+            ids = [c.id for c in found]
+            for row in session.execute(_stats_select().where(Order.customer_id.in_(ids))):
+                stats[row.customer_id] = row
+        items = []
+        for customer in found:
+            s = stats.get(customer.id)
+            items.append(_row(customer, s.order_count if s else 0, s.total_spend if s else None,
+                              s.last_purchase_at if s else None))
+    else:
+        sq = _stats_select().subquery()
+        key = sq.c.last_purchase_at if sort_key == "last_purchase" else func.coalesce(sq.c.total_spend, 0)
+        stmt2 = (
+            select(Customer, sq.c.order_count, sq.c.total_spend, sq.c.last_purchase_at)
+            .options(load_only(*_LIST_COLUMNS))
+            .outerjoin(sq, sq.c.customer_id == Customer.id)
+        )
+        if where is not None:
+            stmt2 = stmt2.where(where)
+        stmt2 = stmt2.order_by(
+            (key.desc() if descending else key.asc()).nulls_last(),
+            Customer.id.desc() if descending else Customer.id.asc(),
+        )
+        items = [_row(c, n, spend, last) for c, n, spend, last in session.execute(stmt2.offset(offset).limit(per_page))]
+
+    return CustomerPage(items=items, total=total, page=page, per_page=per_page, sort=sort_key,
+                        direction=sort_dir, query=text)
+
+
+def search_customers(session: Session, query: str, *, limit: int = 20, region: str = "US") -> list[CustomerRow]:
+    """Customers whose name, e-mail or phone starts with ``query`` (case-insensitive), best known names first."""
+    if not _check_query(query):
+        raise ValidationFailed("Search: type part of a name, e-mail or phone number", field="q")
+    limit = max(1, min(limit, MAX_PER_PAGE))
+    return list_customers(session, query=query, per_page=limit, region=region).items
+
+
+def _get_customer(session: Session, customer_id: int) -> Customer:
+    """The customer with this id, or NotFound (also for ids no row can have)."""
+    customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    if customer is None:
+        raise NotFound(f"There is no customer number {customer_id}.",
+                       hint="They may have been merged into another record; search by name instead.")
+    return customer
+
+
+def _str_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if v is not None and str(v).strip()]
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): ("" if v is None else str(v)) for k, v in value.items()}
+
+
+def _details(customer: Customer) -> CustomerDetails:
+    lines = [customer.address_line1, customer.address_line2,
+             " ".join(p for p in (customer.postal_code, customer.city) if p), customer.region, customer.country]
+    referrer = customer.referred_by
+    return CustomerDetails(
+        id=customer.id,
+        name=customer.display_name,
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email=customer.email,
+        phone=customer.phone,
+        address_lines=[line for line in lines if line],
+        birthday=customer.birthday,
+        language=customer.language,
+        personal_details=_str_map(customer.personal_details),
+        likes=_str_list(customer.likes),
+        dislikes=_str_list(customer.dislikes),
+        sizes=_str_map(customer.sizes),
+        tags=_str_list(customer.tags),
+        imported_note=customer.notes or None,
+        email_consent=customer.email_consent,
+        referred_by=CustomerLink(referrer.id, referrer.display_name) if referrer is not None else None,
+        source=customer.source,
+        external_id=customer.external_id,
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+    )
+
+
+def _employee_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Employee.id, Employee.name).where(Employee.id.in_(ids)))
+    return {employee_id: name for employee_id, name in rows}
+
+
+def _interaction_entry(row: Interaction, names: Mapping[int, str]) -> InteractionEntry:
+    return InteractionEntry(
+        id=row.id, occurred_at=row.occurred_at, channel=row.channel, kind=row.kind, rating=row.rating_name,
+        note=row.note or "", employee_id=row.employee_id,
+        employee_name=names.get(row.employee_id) if row.employee_id is not None else None,
+    )
+
+
+def _note_entry(row: Note) -> NoteEntry:
+    return NoteEntry(id=row.id, author=row.author or "", body=row.body, created_at=row.created_at)
+
+
+def _count(session: Session, model: type[Any], customer_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(model.customer_id == customer_id)) or 0)
+
+
+def get_profile(
+    session: Session,
+    customer_id: int,
+    *,
+    order_limit: int = 50,
+    interaction_limit: int = 100,
+    note_limit: int = 100,
+) -> CustomerProfile:
+    """Everything known about one customer: details, preferences, consents, orders, moments, notes."""
+    customer = _get_customer(session, customer_id)
+    cid = customer.id
+
+    stats_row = session.execute(_stats_select().where(Order.customer_id == cid)).one_or_none()
+    stats = CustomerStats(
+        order_count=stats_row.order_count if stats_row else 0,
+        total_spend=stats_row.total_spend if stats_row else Decimal("0.00"),
+        first_purchase_at=stats_row.first_purchase_at if stats_row else None,
+        last_purchase_at=stats_row.last_purchase_at if stats_row else None,
+    )
+
+    consents = session.scalars(
+        select(Consent).where(Consent.customer_id == cid).order_by(Consent.at.desc(), Consent.id.desc())
+    ).all()
+    orders = session.scalars(
+        select(Order).where(Order.customer_id == cid).options(selectinload(Order.lines))
+        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(max(0, order_limit))
+    ).all()
+    interactions = session.scalars(
+        select(Interaction).where(Interaction.customer_id == cid)
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(max(0, interaction_limit))
+    ).all()
+    notes = session.scalars(
+        select(Note).where(Note.customer_id == cid).order_by(Note.created_at.desc(), Note.id.desc())
+        .limit(max(0, note_limit))
+    ).all()
+    names = _employee_names(
+        session,
+        {o.employee_id for o in orders if o.employee_id is not None}
+        | {i.employee_id for i in interactions if i.employee_id is not None},
+    )
+
+    return CustomerProfile(
+        customer=_details(customer),
+        stats=stats,
+        consents=[ConsentEntry(c.purpose, c.channel, c.granted, c.at, c.source, c.wording or "") for c in consents],
+        orders=[
+            OrderEntry(
+                id=o.id, source=o.source, external_id=o.external_id, placed_at=o.placed_at, channel=o.channel,
+                location=o.location, financial_status=o.financial_status, cancelled_at=o.cancelled_at,
+                total=o.total,
+                employee_name=names.get(o.employee_id) if o.employee_id is not None else None,
+                lines=[
+                    OrderLineEntry(line.line_no, line.kind, line.sku, line.product_name, line.quantity,
+                                   line.unit_price, line.discount, line.amount)
+                    for line in o.lines
+                ],
+            )
+            for o in orders
+        ],
+        orders_total=_count(session, Order, cid),
+        interactions=[_interaction_entry(i, names) for i in interactions],
+        interactions_total=_count(session, Interaction, cid),
+        notes=[_note_entry(n) for n in notes],
+        notes_total=_count(session, Note, cid),
+    )
+
+
+def list_employees(session: Session, *, active_only: bool = True) -> list[EmployeeChoice]:
+    """Staff a moment of truth can name, by name."""
+    stmt = select(Employee.id, Employee.name).order_by(func.lower(Employee.name), Employee.id)
+    if active_only:
+        stmt = stmt.where(Employee.active.is_(True))
+    return [EmployeeChoice(id=employee_id, name=name) for employee_id, name in session.execute(stmt)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Changes
+# ----------------------------------------------------------------------------------------------
+
+
+def add_note(session: Session, customer_id: int, note: NoteCreate, *, clock: Clock = utcnow) -> NoteEntry:
+    """Add a staff note to a customer; NotFound when there is no such customer."""
+    customer = _get_customer(session, customer_id)
+    row = Note(customer_id=customer.id, author=note.author, body=note.body, created_at=clock())
+    session.add(row)
+    session.flush()
+    return _note_entry(row)
+
+
+def log_interaction(
+    session: Session, customer_id: int, moment: InteractionCreate, *, clock: Clock = utcnow
+) -> InteractionEntry:
+    """Log a moment of truth on a customer's timeline; the employee must exist, the time not be ahead."""
+    customer = _get_customer(session, customer_id)
+    now = clock()
+    names: dict[int, str] = {}
+    if moment.employee_id is not None:
+        employee = session.get(Employee, moment.employee_id)
+        if employee is None:
+            raise ValidationFailed(f"Employee: there is no employee number {moment.employee_id}",
+                                   field="employee_id")
+        names[employee.id] = employee.name
+    occurred = moment.occurred_at or now
+    if occurred > now + FUTURE_TOLERANCE:
+        raise ValidationFailed("When: a moment of truth cannot be in the future", field="occurred_at")
+    row = Interaction(
+        customer_id=customer.id,
+        employee_id=moment.employee_id,
+        occurred_at=occurred,
+        channel=moment.channel,
+        kind=moment.kind,
+        rating=RATINGS[moment.rating] if moment.rating is not None else None,
+        note=moment.note,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return _interaction_entry(row, names)

@@ -1,0 +1,133 @@
+"""The web app factory: staff pages over one open database, nothing built at import time.
+
+Domain errors (:class:`~ravingfans.errors.RavingFansError`) become an HTML error page with their
+own status in :func:`domain_error_page` and nowhere else; HTTP-level problems (unknown address,
+malformed parameter) are turned into the matching domain error and shown by that same page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.templating import Jinja2Templates
+
+from ravingfans import __version__
+from ravingfans.config import Settings
+from ravingfans.db import Database, open_database
+from ravingfans.errors import DatabaseError, NotFound, RavingFansError, ValidationFailed
+from ravingfans.services.customers import FIELD_LABELS
+from ravingfans.web.pages import customers as customer_pages
+from ravingfans.web.security import SecurityMiddleware
+from ravingfans.web.templating import STATIC_DIR, build_templates
+
+log = logging.getLogger(__name__)
+
+TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Conflict",
+          422: "Please check what you entered", 500: "Something went wrong", 503: "Not available"}
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build the web app for ``settings``; opens (and schema-checks) the database unless one is given."""
+    owned = database is None
+    db = database if database is not None else open_database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            db.dispose()
+
+    app = FastAPI(title=settings.business_name, version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.database = db
+    app.state.templates = build_templates(settings)
+
+    app.add_middleware(SecurityMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(customer_pages.router)
+    app.add_exception_handler(RavingFansError, domain_error_page)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_parameter)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        """Liveness and database reachability, for load balancers and start-up checks."""
+        try:
+            with db.session() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            log.warning("health check failed: %s", exc)
+            return PlainTextResponse("database unavailable", status_code=503)
+        return PlainTextResponse("ok")
+
+    return app
+
+
+def domain_error_page(request: Request, exc: RavingFansError) -> HTMLResponse:
+    """The one place a domain error becomes HTML: a page with its message, hint and status."""
+    status = exc.http_status
+    if status >= 500:
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc.message)
+    templates: Jinja2Templates = request.app.state.templates
+    field = getattr(exc, "field", None)
+    return templates.TemplateResponse(request, "error.html", {
+        "status": status,
+        "title": TITLES.get(status, "Something went wrong"),
+        "message": exc.message,
+        "hint": exc.hint,
+        "field": field,
+        "back": _way_back(request),
+    }, status_code=status)
+
+
+def _way_back(request: Request) -> tuple[str, str]:
+    """Where the page's way out leads, and its label: the profile a form came from, else the list."""
+    parts = request.url.path.strip("/").split("/")
+    if request.method == "POST" and len(parts) >= 2 and parts[0] == "customers" and parts[1].isdigit():
+        return f"/customers/{parts[1]}", "Back to the profile"
+    return "/customers", "Customer list"
+
+
+def _bad_parameter(request: Request, exc: RequestValidationError) -> HTMLResponse:
+    """A malformed query or form parameter is a ValidationFailed naming it."""
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = first.get("loc", ())
+    field = str(loc[-1]) if loc else None
+    label = FIELD_LABELS.get(field or "", field or "Input")
+    message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
+    return domain_error_page(request, ValidationFailed(f"{label}: {message}", field=field))
+
+
+def _database_unavailable(request: Request, exc: OperationalError) -> HTMLResponse:
+    """The database went away mid-request (down, locked, disk full): a 503 page, details in the log."""
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc.orig)
+    return domain_error_page(request, DatabaseError(
+        "The database cannot be reached right now, so nothing was changed.",
+        hint="Try again in a moment; if it keeps happening, check that the database server is running."))
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+    """Unknown addresses and wrong methods get the same page, with the status and headers HTTP wants."""
+    error: RavingFansError
+    if exc.status_code == 404:
+        error = NotFound("There is no page at this address.")
+    elif exc.status_code >= 500:
+        error = DatabaseError(str(exc.detail))
+    else:
+        error = RavingFansError(str(exc.detail))
+    error.http_status = exc.status_code
+    response = domain_error_page(request, error)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response

@@ -1,0 +1,1 @@
+"""HTML pages for staff, one router module per area."""

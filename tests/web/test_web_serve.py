@@ -1,0 +1,65 @@
+"""`ravingfans serve` as a real process: it starts, serves pages and forms, stops; it refuses bad set-ups."""
+
+from __future__ import annotations
+
+import signal
+import socket
+from typing import Any
+
+import httpx
+
+
+def test_served_pages_and_forms_work_over_real_http(live_server: Any, shop: Any) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        listing = http.get("/customers", params={"q": "ada"})
+        assert listing.status_code == 200
+        assert "Ada Lovelace" in listing.text and "Grace Hopper" not in listing.text
+        assert "default-src 'none'" in listing.headers["content-security-policy"]
+        assert "server" not in listing.headers
+        posted = http.post(f"/customers/{shop.ada}/notes", data={"body": "Called from a real <socket>"})
+        assert posted.status_code == 303
+        profile = http.get(posted.headers["location"])
+        assert "Called from a real &lt;socket&gt;" in profile.text
+        assert http.get("/static/app.css").status_code == 200
+        assert http.get("/customers/31337").status_code == 404
+    live_server.process.send_signal(signal.SIGINT)  # Ctrl+C
+    assert live_server.process.wait(timeout=15) == 0
+    assert f"Serving My Business at {live_server.url}/" in live_server.output()
+    assert "Stopped." in live_server.output()
+
+
+def test_served_process_stops_cleanly_on_sigterm(live_server: Any) -> None:
+    assert httpx.get(live_server.url + "/customers", timeout=10).status_code == 200
+    live_server.process.terminate()
+    assert live_server.process.wait(timeout=15) == 0
+    assert "Stopped." in live_server.output()
+
+
+def test_serve_refuses_an_uninitialised_database(empty_database_url: str, run_serve: Any, unused_port: int) -> None:
+    done = run_serve(empty_database_url, "--port", str(unused_port))
+    assert done.returncode == 3
+    assert "not initialised" in done.stderr and "ravingfans init" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_refuses_production_without_a_secret(database_url: str, run_serve: Any, unused_port: int) -> None:
+    done = run_serve(database_url, "--port", str(unused_port), RAVINGFANS_ENVIRONMENT="production")
+    assert done.returncode == 2
+    assert "RAVINGFANS_SECRET_KEY" in done.stderr
+
+
+def test_serve_reports_a_port_in_use(database_url: str, run_serve: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = run_serve(database_url, "--port", str(port))
+    assert done.returncode == 2
+    assert f"Cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_checks_its_port_argument(database_url: str, run_serve: Any) -> None:
+    done = run_serve(database_url, "--port", "70000")
+    assert done.returncode != 0
+    assert "65535" in done.stderr and "Traceback" not in done.stderr
