@@ -1,9 +1,163 @@
-"""`ravingfans demo` commands (being built)."""
+"""`ravingfans demo`: build the synthetic demo store in its own database, then serve it or report on it."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+from ravingfans.cli.output import info, stdout
+from ravingfans.demo.model import (
+    BUSINESS_NAME,
+    DEFAULT_CUSTOMERS,
+    DEFAULT_SEED,
+    DEFAULT_YEARS,
+    TIME_ZONE,
+)
+from ravingfans.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ravingfans.demo.report import DemoReport
+
+DEMO_FILE = "ravingfans-demo.db"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("demo")(demo)
+
+
+def default_url() -> str:
+    """The demo's own SQLite file in the working directory (never the configured database)."""
+    return f"sqlite:///{(Path.cwd() / DEMO_FILE).resolve()}"
+
+
+def demo(
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Random seed; the same seed builds the same business."),
+    customers: int = typer.Option(DEFAULT_CUSTOMERS, "--customers", min=1, max=1_000_000,
+                                  help="How many customers to invent."),
+    years: int = typer.Option(DEFAULT_YEARS, "--years", min=1, max=30, help="Years of history."),
+    database_url: str | None = typer.Option(
+        None, "--database-url",
+        help=f"Where to build the demo (default: ./{DEMO_FILE}). Refused if it holds anything but an earlier demo."),
+    fresh: bool = typer.Option(False, "--fresh", help="Rebuild an earlier demo database from scratch."),
+    serve: bool = typer.Option(True, "--serve/--no-serve",
+                               help="Start the web app on the demo (default), or print a short report instead."),
+    out_csv: Path | None = typer.Option(None, "--out-csv", metavar="DIR", file_okay=False,
+                                        help="Also write the business as CSV files (generic and Shopify layouts)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the web app listens on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port the web app listens on."),
+) -> None:
+    """Build a realistic demo shoe and clothing store (customers, orders, staff, ratings) and open it."""
+    from ravingfans.db import make_engine
+    from ravingfans.demo.generator import generate
+    from ravingfans.demo.load import NotADemoDatabase, inspect_target, load
+    from ravingfans.demo.report import summarize
+    from ravingfans.demo.writer import write_csv
+
+    url = database_url or default_url()
+    engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
+    business = None
+    try:
+        state = inspect_target(engine)
+        state.refuse_if_foreign()
+        if state.kind == "empty" and _is_configured_database(url):
+            raise NotADemoDatabase(
+                f"Refusing to build the demo in {shown}: it is the database ravingfans is configured to use "
+                "(RAVINGFANS_DATABASE_URL), still empty and waiting for your real data.",
+                field="database_url", hint="Leave out --database-url: the demo builds its own ./ravingfans-demo.db.")
+        if state.kind == "demo" and not fresh:
+            info(f"Using the demo built earlier in {shown} ({state.demo_customers:,} customers). "
+                 "Pass --fresh to rebuild it; --seed, --customers and --years apply only to a rebuild.")
+        else:
+            started = time.perf_counter()
+            info(f"Building the demo business: seed {seed}, {customers:,} customers, {years} year(s) ...")
+            business = generate(seed=seed, customers=customers, years=years)
+            built = time.perf_counter()
+            counts = load(business, engine, replace=state.kind == "demo")
+            info(f"Loaded {counts['orders']:,} orders, {counts['customers']:,} customers and "
+                 f"{counts['interactions']:,} moments of truth into {shown} "
+                 f"(generated in {built - started:.1f} s, loaded in {time.perf_counter() - built:.1f} s).")
+        if out_csv is not None:
+            if business is None:
+                business = generate(seed=seed, customers=customers, years=years)
+            paths = write_csv(business, out_csv)
+            info(f"Wrote {', '.join(paths)} to {out_csv}.")
+        if not serve:
+            _print_report(summarize(engine, truth=business.truth if business is not None else None))
+            return
+    finally:
+        engine.dispose()
+    info(f"Tip: the demo store keeps its books in {TIME_ZONE}; set RAVINGFANS_TIME_ZONE={TIME_ZONE} to see its hours.")
+    _serve(url, host, port)
+
+
+def _is_configured_database(url: str) -> bool:
+    """Whether ``url`` names the database the settings point at (the real one)."""
+    from sqlalchemy.engine import make_url
+
+    from ravingfans.config import get_settings
+
+    try:
+        ours, theirs = make_url(url), make_url(get_settings().database_url)
+    except Exception:  # noqa: BLE001 - unreadable settings or URL: nothing to compare with
+        return False
+    if ours.get_backend_name() != theirs.get_backend_name():
+        return False
+    if ours.get_backend_name() == "sqlite":
+        if not ours.database or not theirs.database or ":memory:" in (ours.database, theirs.database):
+            return False
+        return Path(ours.database).resolve() == Path(theirs.database).resolve()
+    return ((ours.host or "localhost", ours.port or 5432, ours.database)
+            == (theirs.host or "localhost", theirs.port or 5432, theirs.database))
+
+
+def _serve(url: str, host: str, port: int) -> None:
+    """Start the web app on the demo database (imported late: the web stack is heavy)."""
+    try:
+        from ravingfans.cli.serve import run_server
+    except ImportError:
+        raise ConfigError(
+            "The web app is not available in this build, so the demo cannot be served.",
+            hint=f"The demo database is ready at {url}; run `ravingfans demo --no-serve` for a report.",
+        ) from None
+    run_server(url, host, port)
+
+
+def _print_report(report: DemoReport) -> None:
+    """The short report, as two tables."""
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    zone = ZoneInfo(TIME_ZONE)
+    span = "-"
+    if report.first_order and report.last_order:
+        span = f"{report.first_order.astimezone(zone):%Y-%m-%d} to {report.last_order.astimezone(zone):%Y-%m-%d}"
+    lapsed = f"{report.lapsed:,} (2+ purchases, silent for 3x their usual gap and 90+ days)"
+    if report.true_lapsed is not None:
+        lapsed += f"; ground truth: {report.true_lapsed:,} dropped out, {report.true_lapsed_fans:,} of them fans"
+    figures = Table(title=f"{BUSINESS_NAME} (demo)", show_header=False, title_justify="left")
+    figures.add_column("figure", style="bold")
+    figures.add_column("value")
+    figures.add_row("Customers", f"{report.customers:,}")
+    figures.add_row("Orders", f"{report.orders:,} ({report.purchases:,} purchases, {report.return_receipts:,} "
+                              f"return receipts, {report.cancelled:,} cancelled)")
+    figures.add_row("Revenue", f"${report.revenue:,.2f} net of returns and refunds")
+    figures.add_row("Date range", span)
+    figures.add_row("Employees", f"{report.employees:,}")
+    magic = "" if report.magic_share is None else f", {report.magic_share:.0%} of rated ones magic"
+    figures.add_row("Moments of truth", f"{report.interactions:,}{magic}")
+    figures.add_row("Lapsed", lapsed)
+    stdout.print(figures)
+    top = Table(title="Top customers by spend", title_justify="left")
+    top.add_column("#", justify="right")
+    top.add_column("Customer")
+    top.add_column("Purchases", justify="right")
+    top.add_column("Spend", justify="right")
+    for rank, c in enumerate(report.top_customers, start=1):
+        top.add_row(str(rank), f"{c.name} ({c.key})", f"{c.purchases:,}", f"${c.spend:,.2f}")
+    stdout.print(top)

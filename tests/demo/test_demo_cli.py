@@ -1,0 +1,132 @@
+"""`ravingfans demo`: builds its own database, reports on it, and refuses to touch real data."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ravingfans.cli import main
+from ravingfans.db import open_database
+from ravingfans.db.models import Customer, Order
+from ravingfans.ingest.layouts import FIELDS, SHOPIFY_CUSTOMER_HEADER, SHOPIFY_ORDER_HEADER
+
+SMALL = ["--customers", "300", "--years", "1"]
+
+
+def _run(argv: list[str]) -> int:
+    """Run the CLI in this process; its exit code (main() always exits)."""
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _ravingfans() -> str:
+    found = shutil.which("ravingfans") or str(Path(sys.executable).with_name("ravingfans"))
+    assert Path(found).exists(), "the ravingfans console script is not installed"
+    return found
+
+
+def _count(url: str, model: type) -> int:
+    db = open_database(url)
+    try:
+        with db.session() as s:
+            return s.scalar(select(func.count()).select_from(model)) or 0
+    finally:
+        db.dispose()
+
+
+def test_demo_no_serve_builds_and_reports(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
+    out, err = capsys.readouterr()
+    assert "Building the demo business" in err and "Loaded" in err
+    for words in ("Customers", "300", "Orders", "Revenue", "Date range", "Employees", "Lapsed",
+                  "Top customers by spend", "ground truth"):
+        assert words in out, words
+    assert _count(database_url, Customer) == 300
+    orders = _count(database_url, Order)
+    assert f"{orders:,}" in out
+
+    # A second run finds the earlier demo and keeps it; --fresh rebuilds it with the new options.
+    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
+    out, err = capsys.readouterr()
+    assert "Using the demo built earlier" in err and "Loaded" not in err
+    assert _count(database_url, Order) == orders
+    assert _run(["demo", "--no-serve", "--customers", "120", "--years", "1", "--fresh",
+                 "--database-url", database_url]) == 0
+    out, err = capsys.readouterr()
+    assert "Loaded" in err
+    assert _count(database_url, Customer) == 120
+
+
+def test_demo_refuses_a_database_with_real_customers(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    db = open_database(database_url)
+    try:
+        with db.session(write=True) as s:
+            s.add(Customer(first_name="Real", last_name="Customer", email="real@example.com", source="generic",
+                           created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+    finally:
+        db.dispose()
+    for extra in ([], ["--fresh"]):
+        assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "Refusing to build the demo" in err and "not from the demo" in err
+    assert _count(database_url, Customer) == 1
+    assert _count(database_url, Order) == 0
+
+
+def test_demo_writes_both_csv_layouts(database_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "csv"
+    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url, "--out-csv", str(out)]) == 0
+    expected = {
+        "customers.csv": list(FIELDS["customers"]),
+        "products.csv": list(FIELDS["products"]),
+        "orders.csv": list(FIELDS["orders"]),
+        "customers_shopify.csv": SHOPIFY_CUSTOMER_HEADER,
+        "orders_shopify.csv": SHOPIFY_ORDER_HEADER,
+    }
+    for name, header in expected.items():
+        with (out / name).open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        assert rows[0] == header, name
+        assert len(rows) > 1 and all(len(r) == len(header) for r in rows), name
+    with (out / "customers.csv").open(newline="", encoding="utf-8") as f:
+        assert sum(1 for _ in csv.DictReader(f)) == _count(database_url, Customer)
+
+
+def test_demo_script_uses_its_own_file_in_the_working_directory() -> None:
+    script = _ravingfans()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAVINGFANS_")}
+    done = subprocess.run([script, "demo", "--no-serve", *SMALL], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Top customers by spend" in done.stdout
+    demo_file = Path.cwd() / "ravingfans-demo.db"
+    assert demo_file.exists()
+    assert not (Path.cwd() / "ravingfans.db").exists()  # the configured default database is not touched
+    assert _count(f"sqlite:///{demo_file}", Customer) == 300
+    again = subprocess.run([script, "demo", "--no-serve", *SMALL], capture_output=True, text=True, env=env,
+                           timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "Using the demo built earlier" in again.stderr
+
+
+def test_demo_refuses_the_configured_database_even_when_empty(database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RAVINGFANS_DATABASE_URL", database_url)
+    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 2
+    assert "it is the database ravingfans is configured to use" in capsys.readouterr().err
+    assert _count(database_url, Customer) == 0
+    # Without --database-url the demo goes to its own file, whatever the settings say.
+    assert _run(["demo", "--no-serve", *SMALL]) == 0
+    assert (Path.cwd() / "ravingfans-demo.db").exists()
+    assert _count(database_url, Customer) == 0
