@@ -91,7 +91,6 @@ def demo(
             return
     finally:
         engine.dispose()
-    info(f"Tip: the demo store keeps its books in {TIME_ZONE}; set RAVINGFANS_TIME_ZONE={TIME_ZONE} to see its hours.")
     _serve(url, host, port)
 
 
@@ -124,7 +123,7 @@ def _serve(url: str, host: str, port: int) -> None:
             "The web app is not available in this build, so the demo cannot be served.",
             hint=f"The demo database is ready at {url}; run `ravingfans demo --no-serve` for a report.",
         ) from None
-    run_server(url, host, port)
+    run_server(url, host, port, business_name=BUSINESS_NAME, time_zone=TIME_ZONE)
 
 
 def _print_report(report: DemoReport) -> None:

@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 from types import FrameType
+from typing import Any
 
 import typer
 
@@ -69,13 +70,16 @@ def _stop_quietly(_signum: int, _frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run_server(database_url: str, host: str, port: int) -> None:
-    """Serve the web app on host:port over ``database_url``; refuses unsafe settings or an old schema."""
+def run_server(database_url: str, host: str, port: int, **overrides: Any) -> None:
+    """Serve the web app on host:port over ``database_url``; refuses unsafe settings or an old schema.
+
+    ``overrides`` replace settings for this server only (the demo passes its business name and zone).
+    """
     import uvicorn
 
     from ravingfans.web import create_app
 
-    settings = get_settings(database_url=database_url)
+    settings = get_settings(database_url=database_url, **overrides)
     settings.check_production()
     database = open_database(database_url)  # SchemaOutOfDate unless `ravingfans init` was run
     try:
