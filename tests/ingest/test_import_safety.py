@@ -1,0 +1,83 @@
+"""A killed import leaves the database exactly as before; two imports at once create no duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from ravingfans.db import open_database
+from ravingfans.db.models import Customer, Order, OrderLine
+
+CLI = [sys.executable, "-c", "from ravingfans.cli import main; main()"]
+
+
+def big_orders(path: Path, orders: int) -> Path:
+    """A generic orders file: `orders` orders of 2 lines each, 500 customers."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("order_id,ordered_at,customer_id,email,employee,sku,quantity,unit_price\n")
+        for i in range(orders):
+            c = i % 500
+            day = 1 + i % 28
+            for sku in ("A", "B"):
+                fh.write(f"O{i},2025-02-{day:02d} 10:00,C{c},c{c}@example.com,E{i % 5},{sku}{i % 40},1,9.99\n")
+    return path
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    db = open_database(url)
+    try:
+        with db.session() as s:
+            return tuple(int(s.scalar(select(func.count()).select_from(m)) or 0)  # type: ignore[return-value]
+                         for m in (Order, OrderLine, Customer))
+    finally:
+        db.dispose()
+
+
+def start(url: str, path: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, RAVINGFANS_DATABASE_URL=url)
+    return subprocess.Popen([*CLI, "import", "orders", str(path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
+def test_sigkill_mid_import_leaves_database_as_before(database_url: str, tmp_path: Path, delay: float) -> None:
+    path = big_orders(tmp_path / "orders.csv", 40_000)
+    proc = start(database_url, path)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    after = counts(database_url)
+    if proc.returncode == -signal.SIGKILL:
+        assert after == (0, 0, 0), f"killed after {delay}s but rows were left: {after}"
+    else:  # it finished before the kill: then it must be whole
+        assert after == (40_000, 80_000, 500)
+    # The database is usable and consistent afterwards: a full import succeeds exactly once.
+    done = start(database_url, path)
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    assert counts(database_url) == (40_000, 80_000, 500)
+    if database_url.startswith("sqlite"):
+        db = open_database(database_url)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        db.dispose()
+
+
+@pytest.mark.slow
+def test_two_imports_of_one_file_at_once(database_url: str, tmp_path: Path) -> None:
+    path = big_orders(tmp_path / "orders.csv", 20_000)
+    procs = [start(database_url, path) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outputs]
+    assert counts(database_url) == (20_000, 40_000, 500)
+    summaries = sorted(out for out, _ in outputs)
+    assert "20000 created" in summaries[0] or "20000 created" in summaries[1]
+    assert any("20000 unchanged" in s for s in summaries)
