@@ -214,6 +214,7 @@ def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan,
     with conn.begin() as tx:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_IMPORT_LOCK})
+            conn.execute(text("SET LOCAL work_mem = '64MB'"))  # the merge's sorts stay in memory
         bad_orders = set(problems.bad_orders)
         if kind == "customers":
             found = merge.check_customers(conn, source_name, column)

@@ -345,6 +345,8 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
         SELECT CAST(:src AS VARCHAR(40)), stg_heads.order_id, stg_heads.cust, stg_heads.emp, stg_heads.ordered_at, stg_heads.channel,
                stg_heads.location, stg_heads.status, stg_heads.cancelled_at, {total}, {content}
         FROM stg_heads WHERE stg_heads.order_pk IS NULL ORDER BY stg_heads.src_row"""), {"src": source})
+    analyze(conn, "orders")  # just filled in this transaction: without fresh statistics PostgreSQL
+    # plans one index probe per order for the join below
     conn.execute(text("""UPDATE stg_heads SET order_pk = o.id FROM orders o
         WHERE stg_heads.order_pk IS NULL AND o.source = :src AND o.external_id = stg_heads.order_id"""), {"src": source})
     conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, variant_id, sku, product_name, quantity,

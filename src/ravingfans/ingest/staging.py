@@ -59,10 +59,17 @@ def stage_table(kind: Kind) -> Table:
 
 
 def stable_hash(values: pl.Series) -> pl.Series:
-    """A 40-bit content hash per string, stable across processes and library versions (BLAKE2b)."""
-    out = [int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=5).digest(), "big")
-           for v in values.to_list()]
-    return pl.Series(values.name, out, dtype=pl.Int64)
+    """A 40-bit content hash per string, stable across processes and library versions (BLAKE2b).
+
+    Polars' own hash is faster but may change between releases, which would make every order look
+    changed after an upgrade; so each distinct string is hashed once here instead.
+    """
+    distinct = values.unique()
+    digests = [int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=5).digest(), "big")
+               for v in distinct.to_list()]
+    mapping = pl.DataFrame({"v": distinct, "h": pl.Series(digests, dtype=pl.Int64)})
+    joined = pl.DataFrame({"v": values}).join(mapping, on="v", how="left", maintain_order="left")
+    return joined["h"].alias(values.name)
 
 
 def row_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
@@ -73,8 +80,8 @@ def row_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
 
 def load(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
     """Append ``frame`` (columns named like the table's) to the staging table, by the bulk path."""
-    names = [c.name for c in table.columns]
-    frame = frame.select([pl.col(n) if n in frame.columns else pl.lit(None).alias(n) for n in names])
+    names = [c.name for c in table.columns if c.name in frame.columns]  # absent columns stay NULL
+    frame = frame.select(names)
     if conn.dialect.name == "postgresql":
         _copy_pg(conn, table, frame)
     else:
@@ -99,7 +106,7 @@ def _sqlite_ready(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _insert_sqlite(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
-    names = [c.name for c in table.columns]
+    names = frame.columns
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -117,7 +124,7 @@ def _copy_pg(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
             exprs.append(pl.col(name))
     buffer = io.BytesIO()
     frame.select(exprs).write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
-    names = ", ".join(c.name for c in table.columns)
+    names = ", ".join(frame.columns)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy:
