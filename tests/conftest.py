@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -123,3 +123,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
+
+
+@pytest.fixture
+def run_cli() -> Callable[[list[str]], int]:
+    """Run the `ravingfans` command in this process; returns its exit code (main() always exits)."""
+    from ravingfans.cli import main
+
+    def run(argv: list[str]) -> int:
+        try:
+            main(argv)
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    return run

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from ravingfans.cli import main
 from ravingfans.db import Database
 from ravingfans.db.models import Customer, CustomerIdentity, Note, Order, OrderLine
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture
@@ -51,9 +44,9 @@ def seeded(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         return people[0].id, people[1].id, people[2].id
 
 
-def test_duplicates_table_lists_pairs_with_reasons(seeded: tuple[int, int, int],
+def test_duplicates_table_lists_pairs_with_reasons(run_cli: Callable[[list[str]], int], seeded: tuple[int, int, int],
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["customers", "duplicates"]) == 0
+    assert run_cli(["customers", "duplicates"]) == 0
     out = capsys.readouterr()
     assert "same e-mail" in out.out and "same phone" in out.out
     assert "Ann Lee" in out.out and "Carl Diaz" in out.out
@@ -61,9 +54,9 @@ def test_duplicates_table_lists_pairs_with_reasons(seeded: tuple[int, int, int],
     assert "2 pair(s)" in out.err
 
 
-def test_duplicates_csv(seeded: tuple[int, int, int], capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicates_csv(run_cli: Callable[[list[str]], int], seeded: tuple[int, int, int], capsys: pytest.CaptureFixture[str]) -> None:
     ann, ann_lee, carl = seeded
-    assert _run(["customers", "duplicates", "--format", "csv"]) == 0
+    assert run_cli(["customers", "duplicates", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["keep_id"], r["merge_id"], r["reason"]) for r in rows] == [
         (str(ann), str(ann_lee), "same e-mail"), (str(carl), str(carl + 1), "same phone")]
@@ -71,17 +64,17 @@ def test_duplicates_csv(seeded: tuple[int, int, int], capsys: pytest.CaptureFixt
     assert rows[1]["keep_name"] == "'=Carl"  # names are neutralised for spreadsheets
 
 
-def test_duplicates_none_found(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch,
+def test_duplicates_none_found(run_cli: Callable[[list[str]], int], db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("RAVINGFANS_DATABASE_URL", database_url)
-    assert _run(["customers", "duplicates"]) == 0
+    assert run_cli(["customers", "duplicates"]) == 0
     assert "No duplicate candidates" in capsys.readouterr().err
 
 
-def test_merge_with_yes_moves_everything_and_prints_it(db: Database, seeded: tuple[int, int, int],
+def test_merge_with_yes_moves_everything_and_prints_it(run_cli: Callable[[list[str]], int], db: Database, seeded: tuple[int, int, int],
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     ann, ann_lee, _ = seeded
-    assert _run(["customers", "merge", str(ann), str(ann_lee), "--yes"]) == 0
+    assert run_cli(["customers", "merge", str(ann), str(ann_lee), "--yes"]) == 0
     out = capsys.readouterr().out
     assert f"Merged customer #{ann_lee} (Ann Lee) into #{ann} (Ann)." in out
     assert "2 orders" in out and "1 note" in out and "1 source identity" in out
@@ -93,12 +86,12 @@ def test_merge_with_yes_moves_everything_and_prints_it(db: Database, seeded: tup
 
 
 @pytest.mark.parametrize("answer", ["n\n", "\n", ""])  # no, the default (no), end of input
-def test_merge_asks_first_and_declining_changes_nothing(db: Database, seeded: tuple[int, int, int],
+def test_merge_asks_first_and_declining_changes_nothing(run_cli: Callable[[list[str]], int], db: Database, seeded: tuple[int, int, int],
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str], answer: str) -> None:
     ann, ann_lee, _ = seeded
     monkeypatch.setattr("sys.stdin", io.StringIO(answer))
-    assert _run(["customers", "merge", str(ann), str(ann_lee)]) != 0
+    assert run_cli(["customers", "merge", str(ann), str(ann_lee)]) != 0
     captured = capsys.readouterr()
     assert "Would merge customer" in captured.out and "2 orders" in captured.out
     assert "Nothing merged" in captured.err
@@ -106,22 +99,22 @@ def test_merge_asks_first_and_declining_changes_nothing(db: Database, seeded: tu
         assert s.get(Customer, ann_lee) is not None
 
 
-def test_merge_asks_first_and_yes_merges(db: Database, seeded: tuple[int, int, int],
+def test_merge_asks_first_and_yes_merges(run_cli: Callable[[list[str]], int], db: Database, seeded: tuple[int, int, int],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     ann, ann_lee, _ = seeded
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
-    assert _run(["customers", "merge", str(ann), str(ann_lee)]) == 0
+    assert run_cli(["customers", "merge", str(ann), str(ann_lee)]) == 0
     with db.session() as s:
         assert s.get(Customer, ann_lee) is None
 
 
-def test_merge_errors_are_messages_with_exit_codes(db: Database, seeded: tuple[int, int, int],
+def test_merge_errors_are_messages_with_exit_codes(run_cli: Callable[[list[str]], int], db: Database, seeded: tuple[int, int, int],
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     ann, ann_lee, _ = seeded
-    assert _run(["customers", "merge", str(ann), str(ann), "--yes"]) == 2
+    assert run_cli(["customers", "merge", str(ann), str(ann), "--yes"]) == 2
     assert "itself" in capsys.readouterr().err
-    assert _run(["customers", "merge", str(ann), "424242", "--yes"]) == 4
+    assert run_cli(["customers", "merge", str(ann), "424242", "--yes"]) == 4
     assert "#424242 not found" in capsys.readouterr().err
-    assert _run(["customers", "merge", "424242", str(ann_lee)]) == 4  # the preview refuses too
+    assert run_cli(["customers", "merge", "424242", str(ann_lee)]) == 4  # the preview refuses too
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,19 +13,11 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from ravingfans.cli import main
 from ravingfans.db import Database
 from ravingfans.db.models import Customer, Interaction, Order, OrderLine
 
 AT = datetime(2024, 7, 1, 8, 0, tzinfo=UTC)
 
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture
@@ -49,8 +42,8 @@ def shop(db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch) -> in
         return customer.id
 
 
-def test_default_out_is_kind_dot_format_in_cwd(shop: int, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["export", "orders"]) == 0
+def test_default_out_is_kind_dot_format_in_cwd(run_cli: Callable[[list[str]], int], shop: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["export", "orders"]) == 0
     assert "Exported 2 order lines as csv to orders.csv" in capsys.readouterr().err
     rows = list(csv.DictReader(io.StringIO((Path.cwd() / "orders.csv").read_text("utf-8"), newline="")))
     assert [(r["unit_price"], r["discount"], r["amount"]) for r in rows] == [("10.01", "0.03", "30.00"),
@@ -59,8 +52,8 @@ def test_default_out_is_kind_dot_format_in_cwd(shop: int, capsys: pytest.Capture
     assert rows[0]["customer_name"] == "'+Pat"
 
 
-def test_stdout_csv(shop: int, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["export", "interactions", "--out", "-"]) == 0
+def test_stdout_csv(run_cli: Callable[[list[str]], int], shop: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["export", "interactions", "--out", "-"]) == 0
     captured = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(captured.out, newline="")))
     assert rows == [{"occurred_at": "2024-07-01T04:00:00-04:00", "customer_id": str(shop), "customer_name": "'+Pat",
@@ -68,11 +61,11 @@ def test_stdout_csv(shop: int, capsys: pytest.CaptureFixture[str]) -> None:
     assert "Exported 1 interaction as csv to standard output." in captured.err
 
 
-def test_parquet_and_xlsx_to_a_path(shop: int, tmp_path: Path) -> None:
-    assert _run(["export", "customers", "--format", "parquet", "--out", str(tmp_path / "c.parquet")]) == 0
+def test_parquet_and_xlsx_to_a_path(run_cli: Callable[[list[str]], int], shop: int, tmp_path: Path) -> None:
+    assert run_cli(["export", "customers", "--format", "parquet", "--out", str(tmp_path / "c.parquet")]) == 0
     (row,) = pq.read_table(tmp_path / "c.parquet").to_pylist()
     assert row["first_name"] == "+Pat" and row["customer_id"] == shop
-    assert _run(["export", "orders", "-f", "xlsx", "-o", str(tmp_path / "o.xlsx")]) == 0
+    assert run_cli(["export", "orders", "-f", "xlsx", "-o", str(tmp_path / "o.xlsx")]) == 0
     sheet = openpyxl.load_workbook(tmp_path / "o.xlsx")["orders"]
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])
@@ -81,12 +74,12 @@ def test_parquet_and_xlsx_to_a_path(shop: int, tmp_path: Path) -> None:
     assert rows[1][header.index("customer_name")] == "'+Pat"
 
 
-def test_errors_are_messages(shop: int, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert _run(["export", "orders", "--format", "parquet", "--out", "-"]) == 2
+def test_errors_are_messages(run_cli: Callable[[list[str]], int], shop: int, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run_cli(["export", "orders", "--format", "parquet", "--out", "-"]) == 2
     assert "Only CSV" in capsys.readouterr().err
-    assert _run(["export", "orders", "--out", str(tmp_path / "missing" / "o.csv")]) == 2
+    assert run_cli(["export", "orders", "--out", str(tmp_path / "missing" / "o.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
     for argv in (["export", "products"], ["export", "orders", "--format", "json"]):
-        assert _run(argv) != 0  # a usage error (cli.main decides the code)
+        assert run_cli(argv) != 0  # a usage error (cli.main decides the code)
         assert "is not one of" in capsys.readouterr().err
     assert list(Path.cwd().iterdir()) == []

@@ -7,27 +7,19 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from ravingfans.cli import main
 from ravingfans.db import open_database
 from ravingfans.db.models import Customer, Order
 from ravingfans.ingest.layouts import FIELDS, SHOPIFY_CUSTOMER_HEADER, SHOPIFY_ORDER_HEADER
 
 SMALL = ["--customers", "300", "--years", "1"]
 
-
-def _run(argv: list[str]) -> int:
-    """Run the CLI in this process; its exit code (main() always exits)."""
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _ravingfans() -> str:
@@ -45,8 +37,8 @@ def _count(url: str, model: type) -> int:
         db.dispose()
 
 
-def test_demo_no_serve_builds_and_reports(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
+def test_demo_no_serve_builds_and_reports(run_cli: Callable[[list[str]], int], database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
     out, err = capsys.readouterr()
     assert "Building the demo business" in err and "Loaded" in err
     for words in ("Customers", "300", "Orders", "Revenue", "Date range", "Employees", "Lapsed",
@@ -57,18 +49,18 @@ def test_demo_no_serve_builds_and_reports(database_url: str, capsys: pytest.Capt
     assert f"{orders:,}" in out
 
     # A second run finds the earlier demo and keeps it; --fresh rebuilds it with the new options.
-    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
+    assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
     out, err = capsys.readouterr()
     assert "Using the demo built earlier" in err and "Loaded" not in err
     assert _count(database_url, Order) == orders
-    assert _run(["demo", "--no-serve", "--customers", "120", "--years", "1", "--fresh",
+    assert run_cli(["demo", "--no-serve", "--customers", "120", "--years", "1", "--fresh",
                  "--database-url", database_url]) == 0
     out, err = capsys.readouterr()
     assert "Loaded" in err
     assert _count(database_url, Customer) == 120
 
 
-def test_demo_refuses_a_database_with_real_customers(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_refuses_a_database_with_real_customers(run_cli: Callable[[list[str]], int], database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     db = open_database(database_url)
     try:
         with db.session(write=True) as s:
@@ -77,16 +69,16 @@ def test_demo_refuses_a_database_with_real_customers(database_url: str, capsys: 
     finally:
         db.dispose()
     for extra in ([], ["--fresh"]):
-        assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url, *extra]) == 2
+        assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url, *extra]) == 2
         err = capsys.readouterr().err
         assert "Refusing to build the demo" in err and "not from the demo" in err
     assert _count(database_url, Customer) == 1
     assert _count(database_url, Order) == 0
 
 
-def test_demo_writes_both_csv_layouts(database_url: str, tmp_path: Path) -> None:
+def test_demo_writes_both_csv_layouts(run_cli: Callable[[list[str]], int], database_url: str, tmp_path: Path) -> None:
     out = tmp_path / "csv"
-    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url, "--out-csv", str(out)]) == 0
+    assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url, "--out-csv", str(out)]) == 0
     expected = {
         "customers.csv": list(FIELDS["customers"]),
         "products.csv": list(FIELDS["products"]),
@@ -120,13 +112,13 @@ def test_demo_script_uses_its_own_file_in_the_working_directory() -> None:
     assert "Using the demo built earlier" in again.stderr
 
 
-def test_demo_refuses_the_configured_database_even_when_empty(database_url: str, monkeypatch: pytest.MonkeyPatch,
+def test_demo_refuses_the_configured_database_even_when_empty(run_cli: Callable[[list[str]], int], database_url: str, monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("RAVINGFANS_DATABASE_URL", database_url)
-    assert _run(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 2
+    assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 2
     assert "it is the database ravingfans is configured to use" in capsys.readouterr().err
     assert _count(database_url, Customer) == 0
     # Without --database-url the demo goes to its own file, whatever the settings say.
-    assert _run(["demo", "--no-serve", *SMALL]) == 0
+    assert run_cli(["demo", "--no-serve", *SMALL]) == 0
     assert (Path.cwd() / "ravingfans-demo.db").exists()
     assert _count(database_url, Customer) == 0
