@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from ravingfans.config import Settings
 from ravingfans.db import Database, make_engine, open_database
-from ravingfans.db.migrate import upgrade
+from ravingfans.db.migrate import head_revision, upgrade
 
 SERVER_URL = os.environ.get("RAVINGFANS_DATABASE_URL", "")
 ON_POSTGRES = SERVER_URL.startswith("postgres")
@@ -76,6 +76,7 @@ def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
                 conn.execute(text(f'DELETE FROM "{table}"'))
             for (seq,) in conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")):
                 conn.execute(text("SELECT setval(:s, 1, false)"), {"s": seq})
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()})
         engine.dispose()
         yield _template
     else:

@@ -36,6 +36,8 @@ def test_unknown_revision_is_refused(database_url: str) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
     with pytest.raises(SchemaOutOfDate, match="ffff"):
         check_current(engine)
+    with pytest.raises(SchemaOutOfDate, match="newer version"):
+        upgrade(engine)
     engine.dispose()
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
@@ -42,9 +43,20 @@ def current_revision(engine: Engine) -> str | None:
                             hint="Check RAVINGFANS_DATABASE_URL (see `ravingfans config`).") from None
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the newest revision; returns (before, after)."""
     before = current_revision(engine)
+    if before is not None and not _known(before):
+        raise SchemaOutOfDate(
+            f"The database is at revision {before}, which this version of ravingfans does not know: it was "
+            "made by a newer version.", hint="Upgrade ravingfans (pip install -U ravingfans), or use a backup.")
     try:
         command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as exc:
