@@ -102,6 +102,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    skipped: int = 0  # rows that carry no record (e.g. Shopify's image-only product rows)
     customers_created: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     problem_count: int = 0
@@ -119,6 +120,8 @@ class ImportReport:
         ]
         if self.rejected:
             parts.append(f"{self.rejected} rejected")
+        if self.skipped:
+            parts.append(f"{self.skipped} image-only rows skipped")
         text = f"{self.kind}: {self.rows} rows read; " + ", ".join(parts)
         if self.customers_created:
             text += f"; {self.customers_created} new customers from orders"

@@ -112,3 +112,32 @@ def test_products_create_and_update_stock(db, settings, tmp_path: Path) -> None:
         v = s.scalars(select(ProductVariant).where(ProductVariant.sku == "B-39")).one()
         assert v.stock == 7 and v.price == Decimal("129.90") and v.product.category == "Shoes"
         assert s.scalars(select(ProductVariant).where(ProductVariant.sku == "S-M")).one().price == Decimal("1049.00")
+
+
+def test_shopify_products_export(db, settings, tmp_path: Path) -> None:
+    from ravingfans.db.models import Product, ProductVariant
+
+    text = ("Handle,Title,Vendor,Type,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant SKU,"
+            "Variant Price,Variant Inventory Qty,Image Src\n"
+            "trail-boot,Trail Boot,Acme,Shoes,Size,38,Colour,Brown,TB-38-BR,129.90,4,a.jpg\n"
+            "trail-boot,,,,,39,,Brown,TB-39-BR,129.90,0,\n"
+            "trail-boot,,,,,40,,Brown,,129.90,2,\n"
+            "trail-boot,,,,,,,,,,,b.jpg\n")
+    path = write(tmp_path / "products_export.csv", text)
+    report = run_import(db, settings, path, "products", format="shopify")
+    assert (report.created, report.skipped) == (3, 1)
+    assert "1 image-only rows skipped" in report.summary()
+    assert count(db, Product) == 1
+    with db.session() as s:
+        variants = {v.sku: v for v in s.scalars(select(ProductVariant))}
+        assert set(variants) == {"TB-38-BR", "TB-39-BR", "trail-boot/40/Brown"}
+        v = variants["TB-39-BR"]
+        assert (v.size, v.colour, v.stock, v.product.name, v.product.brand, v.product.category) == (
+            "39", "Brown", 0, "Trail Boot", "Acme", "Shoes")
+    assert run_import(db, settings, path, "products", format="shopify").unchanged == 3
+
+
+def test_product_without_a_name_anywhere(db, settings, tmp_path: Path) -> None:
+    text = "Handle,Title,Variant SKU,Option1 Value\nmystery,,M-1,S\n"
+    with pytest.raises(ImportFailed, match="no name on this or any row"):
+        run_import(db, settings, write(tmp_path / "p.csv", text), "products", format="shopify")

@@ -140,6 +140,9 @@ def _stage(conn: Connection, src: Source, plan: Plan, ctx: Context, options: Imp
                 rejected = checked.frame.filter(pl.col(ROW).is_in(list(checked.bad_rows)))
                 problems.bad_orders.update(rejected["order_id"].drop_nulls().to_list())
         else:
+            if options.kind == "products" and plan.layout.name == "shopify":
+                frame, images = _shopify_variants(frame)
+                report.skipped += images
             frame = _derive_record(frame, options.kind)
         staging.load(conn, table, frame.rename({ROW: "src_row"}))
     if options.kind == "orders":
@@ -147,6 +150,19 @@ def _stage(conn: Connection, src: Source, plan: Plan, ctx: Context, options: Imp
     elif options.kind == "customers":
         conn.execute(text("CREATE INDEX ix_stg_customers_id ON stg_customers (customer_id)"))
     merge.analyze(conn, table.name)
+
+
+def _shopify_variants(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop Shopify's image-only rows (no SKU, no option); give SKU-less variants a stable key."""
+    for name in ("sku", "size", "colour", "product_id"):
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+    variant = pl.col("sku").is_not_null() | pl.col("size").is_not_null()
+    kept = frame.filter(variant)
+    made_up = pl.concat_str([pl.col("product_id"), pl.col("size"), pl.col("colour")], separator="/",
+                            ignore_nulls=True)
+    kept = kept.with_columns(pl.coalesce(pl.col("sku"), made_up).alias("sku"))
+    return kept, len(frame) - len(kept)
 
 
 def _derive_record(frame: pl.DataFrame, kind: Kind) -> pl.DataFrame:

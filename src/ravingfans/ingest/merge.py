@@ -159,12 +159,25 @@ def merge_customers(conn: Connection, source: str, present: set[str], now: datet
 # ---------------------------------------------------------------- products
 
 def check_products(conn: Connection, column: dict[str, str]) -> list[Problem]:
-    """SKUs repeated in the file."""
-    return [(row, column["sku"], sku, f"the same sku is already on line {first + 2}; each variant once per file")
-            for row, sku, first in _rows(conn, """
+    """SKUs repeated in the file; products with no name on any row.
+
+    Variant rows that leave the product's name, brand and category empty (as Shopify's export
+    does after a product's first row) take them from that first row.
+    """
+    for name in ("name", "category", "brand"):
+        conn.execute(text(f"""UPDATE stg_products SET {name} = (SELECT x.{name} FROM stg_products x
+            WHERE x.product_id = stg_products.product_id AND x.{name} IS NOT NULL ORDER BY x.src_row LIMIT 1)
+            WHERE {name} IS NULL AND product_id IS NOT NULL"""))
+    problems: list[Problem] = [
+        (row, column["sku"], sku, f"the same sku is already on line {first + 2}; each variant once per file")
+        for row, sku, first in _rows(conn, """
         SELECT s.src_row, s.sku, f.r FROM stg_products s
         JOIN (SELECT sku, MIN(src_row) AS r FROM stg_products GROUP BY sku HAVING COUNT(*) > 1) f ON s.sku = f.sku
         WHERE s.src_row <> f.r ORDER BY s.src_row""")]
+    problems += [(row, column.get("name", "name"), "", "the product has no name on this or any row with its "
+                  f"{column.get('product_id', 'product_id')}; name is required")
+                 for (row,) in _rows(conn, "SELECT src_row FROM stg_products WHERE name IS NULL ORDER BY src_row")]
+    return problems
 
 
 def merge_products(conn: Connection, source: str, present: set[str], now: datetime) -> MergeCounts:

@@ -352,6 +352,8 @@ def check_batch(frame: pl.DataFrame, plan: Plan, ctx: Context) -> Checked:
     required = set(REQUIRED[plan.kind])
     if plan.kind == "orders" and plan.layout.name == "shopify":
         required.discard("ordered_at")  # continuation rows leave it empty; checked per order later
+    if plan.kind == "products" and plan.layout.name == "shopify":
+        required -= {"name", "sku"}  # variant rows leave the title empty; SKUs are optional in Shopify
     for name, type_name in FIELDS[plan.kind].items():
         src = plan.source_of.get(name)
         if src is None:
