@@ -60,3 +60,29 @@ def test_usage_errors_are_short(database_url: str, tmp_path: Path, args: list[st
     result = run(database_url, *args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Invalid value" in result.stderr
+
+
+def test_progress_bar_on_a_terminal(database_url: str, tmp_path: Path) -> None:
+    import pty
+
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,email\n" + "".join(f"C{i},c{i}@example.com\n" for i in range(2000)), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAVINGFANS_")}
+    env.update(RAVINGFANS_DATABASE_URL=database_url, COLUMNS="100", TERM="xterm")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*CLI, "import", "customers", str(path)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0 and "2000 created" in out
+    assert b"Reading c.csv" in seen
