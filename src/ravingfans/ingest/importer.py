@@ -238,7 +238,7 @@ def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan,
             found = merge.check_products(conn, column)
         else:
             found = merge.check_orders(conn, column)
-            merge._build_order_heads(conn)
+            merge.build_order_heads(conn)
             if not options.create_customers:
                 found += merge.unknown_customers(conn, source_name, column)
         for row, col, value, message in found:
@@ -252,7 +252,7 @@ def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan,
             merge.delete_rows(conn, kind, set(problems.rows))
             if kind == "orders":
                 conn.execute(text("DROP TABLE stg_heads"))
-                merge._build_order_heads(conn)
+                merge.build_order_heads(conn)
         present = set(column)
         if kind == "customers":
             counts = merge.merge_customers(conn, source_name, present, now, consent_source=f"import:{src.path.name}",

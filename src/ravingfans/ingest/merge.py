@@ -251,7 +251,8 @@ def order_rows(conn: Connection, order_ids: set[str]) -> set[int]:
     return found
 
 
-def _build_order_heads(conn: Connection) -> None:
+def build_order_heads(conn: Connection) -> None:
+    """One row per staged order: its first line's details, line count, summed hashes and total."""
     conn.execute(text("""CREATE TEMPORARY TABLE stg_heads AS
         SELECT h.*, a.n_lines, a.lines_hash, a.lines_total, CAST(NULL AS BIGINT) AS cust,
                CAST(NULL AS BIGINT) AS emp, CAST(NULL AS BIGINT) AS order_pk, CAST(NULL AS BIGINT) AS old_hash,
@@ -292,7 +293,7 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
     """Create customers, employees and products the orders name; create, replace or leave each order."""
     stamp = db_time(conn, now)
     if prepare:
-        _build_order_heads(conn)
+        build_order_heads(conn)
     counts = MergeCounts()
     _resolve_customers(conn, source)
     # New customers from the order's e-mail / id and name (first line of their first order wins).

@@ -173,7 +173,8 @@ def _open_xlsx(path: Path, sheet: str | None, size: int) -> Source:
     return Source(path=path, format="xlsx", header=header, sheet=sheet, size=size)
 
 
-def _unique_names(header: list[str]) -> list[str]:
+def unique_names(header: list[str]) -> list[str]:
+    """Header names made unique (a repeated name gets .1, .2) so every column can be addressed."""
     seen: dict[str, int] = {}
     out = []
     for name in header:
@@ -193,7 +194,7 @@ def iter_batches(source: Source, *, batch_rows: int = 100_000,
 
 
 def _csv_batches(source: Source, on_bytes: Callable[[int], None] | None) -> Iterator[pl.DataFrame]:
-    names = _unique_names(source.header)
+    names = unique_names(source.header)
 
     def invalid_row(row: Any) -> str:
         excerpt = (row.text or "")[:80]
@@ -252,7 +253,7 @@ def _xlsx_batches(source: Source, batch_rows: int,
                   on_bytes: Callable[[int], None] | None) -> Iterator[pl.DataFrame]:
     import openpyxl
 
-    names = _unique_names(source.header)
+    names = unique_names(source.header)
     width = len(names)
     book = openpyxl.load_workbook(source.path, read_only=True, data_only=True)
     try:

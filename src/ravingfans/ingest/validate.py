@@ -18,7 +18,7 @@ import polars as pl
 from ravingfans.errors import ImportFailed
 from ravingfans.ingest.layouts import FIELDS, KEY, REQUIRED, SHOPIFY_CHANNELS, Kind, Layout
 from ravingfans.ingest.normalize import normalize_phone
-from ravingfans.ingest.readers import ROW, Source
+from ravingfans.ingest.readers import ROW, Source, unique_names
 
 TEXT_LIMITS = {"notes": 20_000}
 DEFAULT_TEXT_LIMIT = 200
@@ -91,9 +91,7 @@ def parse_mapping(pairs: list[str], kind: Kind) -> dict[str, str]:
 def plan_columns(source: Source, layout: Layout, kind: Kind, mapping: dict[str, str]) -> Plan:
     """Match the file's header to fields; fail with a clear message when required ones are missing."""
     header = source.header
-    from ravingfans.ingest.readers import _unique_names
-
-    names = _unique_names(header)
+    names = unique_names(header)
     dupes = sorted({h for h in header if header.count(h) > 1 and h})
     if dupes:
         raise ImportFailed(f"{source.path.name}: the header names {', '.join(repr(d) for d in dupes)} more than once.",
