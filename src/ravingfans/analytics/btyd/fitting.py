@@ -1,0 +1,236 @@
+"""Shared plumbing for the buy-till-you-die models: input checks, the fallback error and the MLE driver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+from scipy.special import hyp2f1
+
+from ravingfans.errors import ValidationFailed
+
+FloatArray = NDArray[np.float64]
+
+MIN_REPEAT_BUYERS = 20
+"""Fewer repeat buyers than this and a fitted model says more about noise than about customers."""
+
+DAYS_PER_MONTH = 365.25 / 12
+"""The month the CLV sum steps over, in days (lifetimes uses 4.345 weeks or 30 days)."""
+
+_LOG_BOUND = 15.0  # log-parameters live in [-15, 15]: e^15 is ~3.3 million, far outside any sane fit
+
+
+class NotEnoughData(ValidationFailed):
+    """Too few repeat buyers (or a degenerate optimum) to fit a model honestly; the caller falls back."""
+
+    code = "not_enough_data"
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """The compressed RFM table as float arrays: distinct (x, t_x, T) rows with a customer count each."""
+
+    frequency: FloatArray
+    recency: FloatArray
+    T: FloatArray
+    count: FloatArray
+
+    @property
+    def n_customers(self) -> int:
+        """How many customers the rows stand for."""
+        return int(round(float(self.count.sum())))
+
+    @property
+    def n_repeat_buyers(self) -> int:
+        """How many customers bought again at least once (frequency > 0)."""
+        return int(round(float(self.count[self.frequency > 0].sum())))
+
+
+def _column(data: Any, name: str) -> Any:
+    """One column from a Polars DataFrame, a mapping of arrays, or anything indexable by name."""
+    if hasattr(data, "get_column"):
+        return data.get_column(name).to_numpy() if name in data.columns else None
+    if isinstance(data, Mapping):
+        return data.get(name)
+    try:
+        return data[name]
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def as_float_array(values: ArrayLike, name: str) -> FloatArray:
+    """A 1-D float array from user input; non-finite values are a validation error, not a NaN later."""
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.ndim != 1:
+        raise ValidationFailed(f"{name} must be one-dimensional, got shape {arr.shape}", field=name)
+    if not np.all(np.isfinite(arr)):
+        raise ValidationFailed(f"{name} contains missing or infinite values", field=name)
+    return arr
+
+
+def check_rfm(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Validated, broadcast (x, t_x, T) arrays with the lifetimes conventions (0 <= t_x <= T, x >= 0)."""
+    x, t_x, age = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
+    x, t_x, age = np.broadcast_arrays(x, t_x, age)
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise ValidationFailed("frequency must be a whole number of repeat purchases, 0 or more", field="frequency")
+    if np.any(t_x < 0) or np.any(age <= 0):
+        raise ValidationFailed("recency must be >= 0 and T (customer age) > 0", field="recency")
+    if np.any(t_x > age * (1 + 1e-9)):
+        bad = int(np.sum(t_x > age * (1 + 1e-9)))
+        raise ValidationFailed(f"recency exceeds T (customer age) on {bad} row(s)", field="recency")
+    return x.astype(np.float64), np.minimum(t_x, age).astype(np.float64), age.astype(np.float64)
+
+
+def compressed(data: Any = None, *, frequency: ArrayLike | None = None, recency: ArrayLike | None = None,
+               T: ArrayLike | None = None, count: ArrayLike | None = None) -> Compressed:
+    """Read the compressed table from a DataFrame/mapping (columns frequency, recency, T, count) or arrays."""
+    if data is not None:
+        frequency, recency, T = (_column(data, n) for n in ("frequency", "recency", "T"))
+        count = _column(data, "count") if count is None else count
+    if frequency is None or recency is None or T is None:
+        raise ValidationFailed("need frequency, recency and T columns", field="frequency")
+    x, t_x, age = check_rfm(frequency, recency, T)
+    w = np.ones_like(x) if count is None else np.broadcast_to(as_float_array(count, "count"), x.shape).copy()
+    if np.any(w < 0):
+        raise ValidationFailed("count must be 0 or more", field="count")
+    keep = w > 0
+    return Compressed(x[keep], t_x[keep], age[keep], w[keep])
+
+
+def require_repeat_buyers(n_repeat: int, model: str, needed: int = MIN_REPEAT_BUYERS) -> None:
+    """Raise NotEnoughData unless there are at least ``needed`` repeat buyers to learn from."""
+    if n_repeat < needed:
+        raise NotEnoughData(
+            f"Not enough repeat buyers to fit {model}: {n_repeat} customer(s) bought more than once, "
+            f"at least {needed} are needed.",
+            field="frequency",
+            hint="Use the simple recency/frequency summaries until more customers have come back.",
+        )
+
+
+@dataclass(frozen=True)
+class MLEResult:
+    """A maximum-likelihood optimum: parameters, their standard errors and whether to trust them."""
+
+    params: FloatArray
+    stderr: FloatArray
+    log_likelihood: float
+    converged: bool
+
+
+def _hessian(f: Callable[[FloatArray], float], z: FloatArray, step: float = 1e-4) -> FloatArray:
+    """Central-difference Hessian of f at z (f is cheap: it runs on the compressed rows)."""
+    n = z.size
+    h = np.zeros((n, n))
+    e = np.eye(n) * step
+    f0 = f(z)
+    for i in range(n):
+        h[i, i] = (f(z + e[i]) - 2 * f0 + f(z - e[i])) / step**2
+        for j in range(i + 1, n):
+            h[i, j] = h[j, i] = (
+                f(z + e[i] + e[j]) - f(z + e[i] - e[j]) - f(z - e[i] + e[j]) + f(z - e[i] - e[j])
+            ) / (4 * step**2)
+    return h
+
+
+def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model: str, n_repeat: int) -> MLEResult:
+    """Maximise a total log-likelihood over positive parameters (optimised on their logs); SEs by delta method."""
+    scale = max(n_repeat, 1)
+
+    def objective(z: FloatArray) -> float:
+        with np.errstate(all="ignore"):  # trial points far out may overflow; they just score as terrible
+            value = -log_lik(np.exp(z)) / scale
+        return float(value) if np.isfinite(value) else 1e300
+
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
+    z0 = np.log(np.asarray(x0, dtype=np.float64))
+    res = minimize(objective, z0, method="L-BFGS-B", jac="3-point", bounds=bounds,
+                   options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    if not res.success:  # polish with a derivative-free pass, then try once more
+        res2 = minimize(objective, res.x, method="Nelder-Mead", bounds=bounds,
+                        options={"maxiter": 8000, "xatol": 1e-9, "fatol": 1e-13})
+        res3 = minimize(objective, np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND), method="L-BFGS-B",
+                        jac="3-point", bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+        res = min((res, res2, res3), key=lambda r: r.fun)
+    z = np.asarray(res.x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        ll = float(log_lik(np.exp(z)))
+    if not np.isfinite(ll) or np.any(np.abs(z) >= _LOG_BOUND - 1e-3):
+        raise NotEnoughData(
+            f"{model} could not be fitted to these {n_repeat} repeat buyer(s): its best estimates run off to "
+            "zero or infinity (for example when nobody seems to drop out), so its numbers would mean nothing.",
+            field="frequency",
+            hint="The data do not pin the model down; use the simple recency/frequency summaries.",
+        )
+    hess = _hessian(lambda zz: -float(log_lik(np.exp(zz))), z)
+    converged = bool(res.success)
+    try:
+        cov = np.linalg.inv(hess)
+        var = np.diag(cov)
+        if not np.all(np.isfinite(var)) or np.any(var <= 0) or np.any(np.linalg.eigvalsh(hess) <= 0):
+            raise np.linalg.LinAlgError("Hessian not positive definite")
+        stderr = np.exp(z) * np.sqrt(var)  # delta method: d exp(z) / dz = exp(z)
+    except np.linalg.LinAlgError:
+        stderr = np.full(z.size, np.nan)
+        converged = False
+    return MLEResult(params=np.exp(z), stderr=stderr, log_likelihood=ll, converged=converged)
+
+
+def log_diff_exp(a: FloatArray, b: FloatArray) -> FloatArray:
+    """log(exp(a) - exp(b)) for a >= b, without overflow; -inf where they are equal."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.minimum(b - a, 0.0)
+        return np.where(d == 0.0, -np.inf, a + np.log(-np.expm1(d)))
+
+
+def hyp2f1_robust(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
+    """2F1(a, b; c; z) for 0 <= z < 1; where scipy's hyp2f1 gives NaN/inf at a near-degenerate point it falls
+    back to the Euler and Pfaff transformations, then to a symmetric nudge of c."""
+    a, b, c, z = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, c, z))
+    w = z / (z - 1)
+    candidates = (
+        lambda: hyp2f1(a, b, c, z),
+        lambda: (1 - z) ** (c - a - b) * hyp2f1(c - a, c - b, c, z),
+        lambda: (1 - z) ** -b * hyp2f1(c - a, b, c, w),
+        lambda: (1 - z) ** -a * hyp2f1(a, c - b, c, w),
+        # scipy returns inf at some integer (a, b, c) with z > 0.9 (e.g. 2F1(1, 1; 101; 0.905)); a symmetric
+        # nudge of c is exact to O(1e-12) because F is smooth in c there
+        lambda: 0.5 * (hyp2f1(a, b, c * (1 + 1e-6), z) + hyp2f1(a, b, c * (1 - 1e-6), z)),
+    )
+    out = np.full(a.shape, np.nan)
+    with np.errstate(all="ignore"):
+        for candidate in candidates:
+            bad = ~np.isfinite(out)
+            if not bad.any():
+                break
+            out = np.where(bad, candidate(), out)
+    return out
+
+
+def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
+    """log 2F1(a, b; c; z) for 0 <= z < 1 where the function is positive, trying the same forms as
+    hyp2f1_robust but in log space, so that a 2F1 beyond 1e308 (e.g. 2F1(1026, 1025; 1027; 0.5)) is fine."""
+    a, b, c, z = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, c, z))
+    w = z / (z - 1)
+    l1z = np.log1p(-z)
+    candidates = (
+        lambda: np.log(hyp2f1(a, b, c, z)),
+        lambda: (c - a - b) * l1z + np.log(hyp2f1(c - a, c - b, c, z)),
+        lambda: -b * l1z + np.log(hyp2f1(c - a, b, c, w)),
+        lambda: -a * l1z + np.log(hyp2f1(a, c - b, c, w)),
+        lambda: (c - a - b) * l1z + np.log(0.5 * (hyp2f1(c - a, c - b, c * (1 + 1e-6), z)
+                                                + hyp2f1(c - a, c - b, c * (1 - 1e-6), z))),
+    )
+    out = np.full(a.shape, np.nan)
+    with np.errstate(all="ignore"):
+        for candidate in candidates:
+            bad = ~np.isfinite(out)
+            if not bad.any():
+                break
+            out = np.where(bad, candidate(), out)
+    return out
