@@ -203,7 +203,9 @@ def _csv_batches(source: Source, on_bytes: Callable[[int], None] | None) -> Iter
         )
         return "skip"
 
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE,
+    # One block at a time, read by the consuming thread: a background reader runs ahead of a busy
+    # consumer and its queued blocks made peak memory vary with machine load.
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE, use_threads=False,
                              encoding="utf8" if source.encoding in ("utf-8", "utf-8-sig") else source.encoding)
     parse = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True, invalid_row_handler=invalid_row)
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
