@@ -14,13 +14,15 @@ LINES = 1_000_000
 MEMORY_LIMIT_MB = 500
 
 CHILD = """
-import resource, sys
+import sys
 from ravingfans.config import get_settings
 from ravingfans.db import open_database
 from ravingfans.ingest.importer import ImportOptions, import_file
 db = open_database(get_settings().database_url)
 report = import_file(db.engine, get_settings(), sys.argv[1], ImportOptions(kind="orders", dry_run=True))
-print(report.rows, report.created, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM is this program's own peak; ru_maxrss would include the parent's size at fork time.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(report.rows, report.created, peak_kb // 1024)
 """
 
 
