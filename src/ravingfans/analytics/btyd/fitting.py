@@ -202,7 +202,13 @@ def hyp2f1_robust(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> Flo
         # nudge of c is exact to O(1e-12) because F is smooth in c there
         lambda: 0.5 * (hyp2f1(a, b, c * (1 + 1e-6), z) + hyp2f1(a, b, c * (1 - 1e-6), z)),
     )
-    out = np.full(a.shape, np.nan)
+    return _first_finite(candidates, a.shape)
+
+
+def _first_finite(candidates: tuple[Callable[[], FloatArray], ...], shape: tuple[int, ...]) -> FloatArray:
+    """Per element, the first candidate form that gives a finite value (later forms are only computed
+    while some element is still missing)."""
+    out = np.full(shape, np.nan)
     with np.errstate(all="ignore"):
         for candidate in candidates:
             bad = ~np.isfinite(out)
@@ -226,11 +232,4 @@ def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatA
         lambda: (c - a - b) * l1z + np.log(0.5 * (hyp2f1(c - a, c - b, c * (1 + 1e-6), z)
                                                 + hyp2f1(c - a, c - b, c * (1 - 1e-6), z))),
     )
-    out = np.full(a.shape, np.nan)
-    with np.errstate(all="ignore"):
-        for candidate in candidates:
-            bad = ~np.isfinite(out)
-            if not bad.any():
-                break
-            out = np.where(bad, candidate(), out)
-    return out
+    return _first_finite(candidates, a.shape)
