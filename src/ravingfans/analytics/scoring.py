@@ -1,0 +1,188 @@
+"""Score every customer: RFM segment, P(alive), expected purchases and spend, and lifetime value.
+
+One pure function over the customer summary (:func:`ravingfans.analytics.summary.customer_summary`, time
+unit days): RFM scores and segments, a BG/NBD fit on the compressed (frequency, recency, T) table, a
+Gamma-Gamma fit on repeat buyers' spend, and per customer P(alive), purchases expected over the horizon,
+expected spend per purchase and CLV (Fader, Hardie & Lee 2005, Marketing Science 24(2) and JMR 42(4)).
+
+Small businesses: with too few repeat buyers the models say more about noise than about customers, so no
+model is fitted, ``p_alive``, ``expected_purchases`` and ``clv`` stay empty, and ``fallback_reason`` says
+why in words; the segments and the rhythm columns still work. When only the spend model cannot be
+fitted, expected spend falls back to the customer's own mean spend per purchase (said in ``notes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ravingfans.analytics.btyd import bgnbd, gammagamma
+from ravingfans.analytics.btyd.bgnbd import BgNbdFit
+from ravingfans.analytics.btyd.fitting import DAYS_PER_MONTH, MIN_REPEAT_BUYERS, NotEnoughData
+from ravingfans.analytics.btyd.gammagamma import GammaGammaFit, IndependenceCheck
+from ravingfans.analytics.rfm import DEFAULT_SEGMENTS, SegmentRule, rfm_scores, rfm_segments
+from ravingfans.analytics.summary import require_columns
+from ravingfans.errors import ValidationFailed
+
+SCORE_COLUMNS = ("R", "F", "M", "FM", "segment", "p_alive", "expected_purchases", "expected_spend", "clv",
+                 "days_since_last")
+"""Columns :func:`score_customers` adds to the summary."""
+
+FAN_SEGMENTS = ("Champions", "Loyal")
+"""The segments listed as raving fans: buy often, spend well, and recently."""
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How far ahead to look and how to value it."""
+
+    horizon_days: float = 365.0
+    margin: float = 1.0
+    monthly_discount_rate: float = 0.01
+    segment_map: Sequence[SegmentRule] = DEFAULT_SEGMENTS
+    min_repeat_buyers: int = MIN_REPEAT_BUYERS
+
+    def check(self) -> None:
+        """Refuse values that make the figures meaningless, naming the option."""
+        if not (self.horizon_days > 0 and np.isfinite(self.horizon_days)):
+            raise ValidationFailed(f"horizon_days must be more than 0, not {self.horizon_days}", field="horizon_days")
+        if not (0 < self.margin <= 1):
+            raise ValidationFailed(f"margin must be a share between 0 and 1 (e.g. 0.4 for 40%), not {self.margin}",
+                                   field="margin")
+        if not (0 <= self.monthly_discount_rate < 1):
+            raise ValidationFailed("monthly_discount_rate must be between 0 and 1 (e.g. 0.01 for 1% a month), "
+                                   f"not {self.monthly_discount_rate}", field="monthly_discount_rate")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Every customer's scores, and the fits (or the reason there are none) behind them."""
+
+    table: pl.DataFrame
+    options: ScoringOptions
+    bgnbd: BgNbdFit | None
+    gammagamma: GammaGammaFit | None
+    independence: IndependenceCheck | None
+    fallback_reason: str | None
+    notes: list[str] = field(default_factory=list)
+
+    def params(self) -> dict[str, Any]:
+        """The fitted parameters with standard errors and log-likelihoods, named as in the papers."""
+        out: dict[str, Any] = {"horizon_days": self.options.horizon_days, "margin": self.options.margin,
+                               "monthly_discount_rate": self.options.monthly_discount_rate,
+                               "n_customers": self.table.height, "fallback_reason": self.fallback_reason,
+                               "notes": list(self.notes)}
+        if self.bgnbd is not None:
+            f = self.bgnbd
+            out["bgnbd"] = {"r": f.r, "alpha": f.alpha, "a": f.a, "b": f.b,
+                            "stderr": {"r": f.r_se, "alpha": f.alpha_se, "a": f.a_se, "b": f.b_se},
+                            "log_likelihood": f.log_likelihood, "n_customers": f.n_customers,
+                            "converged": f.converged}
+        if self.gammagamma is not None:
+            g = self.gammagamma
+            out["gammagamma"] = {"p": g.p, "q": g.q, "gamma": g.gamma,
+                                 "stderr": {"p": g.p_se, "q": g.q_se, "gamma": g.gamma_se},
+                                 "log_likelihood": g.log_likelihood, "n_customers": g.n_customers,
+                                 "converged": g.converged}
+        if self.independence is not None:
+            i = self.independence
+            out["independence_check"] = {"correlation": i.correlation, "n_repeat_buyers": i.n_repeat_buyers,
+                                         "ok": i.ok, "verdict": i.verdict}
+        return out
+
+
+def score_customers(summary: pl.DataFrame, options: ScoringOptions | None = None, *,
+                    customer_id_col: str = "customer_id") -> Scoring:
+    """RFM segment, P(alive), expected purchases and spend, and CLV for every customer of a daily summary."""
+    opts = options or ScoringOptions()
+    opts.check()
+    if isinstance(summary, pl.LazyFrame):
+        summary = summary.collect()
+    require_columns(summary.collect_schema(), [customer_id_col, "last_purchase", "frequency", "recency", "T",
+                                               "monetary_value", "total_spend", "purchases"], table="summary")
+    scored = rfm_segments(rfm_scores(summary, customer_id_col=customer_id_col), opts.segment_map)
+    scored = scored.with_columns((pl.col("T") - pl.col("recency")).alias("days_since_last"))
+    notes: list[str] = []
+    purchase_fit, reason = _fit_purchases(scored, opts)
+    spend_fit, independence = _fit_spend(scored, opts, notes) if purchase_fit is not None else (None, None)
+    columns = _model_columns(scored, opts, purchase_fit, spend_fit)
+    return Scoring(table=scored.with_columns(**columns), options=opts, bgnbd=purchase_fit,
+                   gammagamma=spend_fit, independence=independence, fallback_reason=reason, notes=notes)
+
+
+def _fit_purchases(scored: pl.DataFrame, opts: ScoringOptions) -> tuple[BgNbdFit | None, str | None]:
+    """BG/NBD on the compressed table, or no fit and the reason in words."""
+    if scored.height == 0:
+        return None, "There are no customers with a purchase yet."
+    compressed = scored.group_by("frequency", "recency", "T").agg(pl.len().alias("count"))
+    try:
+        return bgnbd.fit(compressed, min_repeat_buyers=opts.min_repeat_buyers), None
+    except NotEnoughData as exc:
+        return None, (f"{exc.message} Purchase forecasts, P(alive) and lifetime value are left empty; "
+                      "segments and each customer's own rhythm are still shown.")
+
+
+def _fit_spend(scored: pl.DataFrame, opts: ScoringOptions,
+               notes: list[str]) -> tuple[GammaGammaFit | None, IndependenceCheck | None]:
+    """Gamma-Gamma on repeat buyers with positive spend, and its independence check."""
+    repeat = (scored.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
+              .group_by("frequency", "monetary_value").agg(pl.len().alias("count")))
+    if repeat.height == 0:
+        notes.append("No repeat buyer has a positive spend; expected spend is each customer's mean spend.")
+        return None, None
+    check = gammagamma.independence_check(repeat["frequency"], repeat["monetary_value"], repeat["count"])
+    try:
+        fit = gammagamma.fit(repeat, min_repeat_buyers=opts.min_repeat_buyers)
+    except (NotEnoughData, ValidationFailed) as exc:
+        notes.append(f"{exc.message} Expected spend is each customer's own mean spend per purchase.")
+        return None, check
+    if fit.q <= 1:
+        notes.append(f"The spend model's q = {fit.q:.3g} is 1 or less (spend too heavy-tailed); expected spend "
+                     "is each customer's own mean spend per purchase.")
+        return None, check
+    if not check.ok:
+        notes.append(check.verdict)
+    return fit, check
+
+
+def _model_columns(scored: pl.DataFrame, opts: ScoringOptions, purchase_fit: BgNbdFit | None,
+                   spend_fit: GammaGammaFit | None) -> dict[str, pl.Series]:
+    """P(alive), expected purchases, expected spend and CLV, evaluated once per distinct history."""
+    n = scored.height
+    if purchase_fit is None:
+        empty = pl.Series(values=[None] * n, dtype=pl.Float64)
+        return {c: empty for c in ("p_alive", "expected_purchases", "expected_spend", "clv")}
+    # Customers sharing (frequency, recency, T) share every purchase figure: compute each once.
+    keys = scored.select("frequency", "recency", "T")
+    distinct = keys.unique(maintain_order=False)
+    x, t_x, age = (distinct[c].to_numpy() for c in ("frequency", "recency", "T"))
+    months = max(1, int(round(opts.horizon_days / DAYS_PER_MONTH)))
+    cumulative = [purchase_fit.conditional_expected_purchases(k * DAYS_PER_MONTH, x, t_x, age)
+                  for k in range(1, months + 1)]
+    discounted = np.zeros_like(x, dtype=np.float64)
+    previous = np.zeros_like(discounted)
+    for k, cum in enumerate(cumulative, start=1):
+        discounted += (cum - previous) / (1 + opts.monthly_discount_rate) ** k
+        previous = cum
+    per_history = distinct.with_columns(
+        pl.Series("p_alive", purchase_fit.p_alive(x, t_x, age)),
+        pl.Series("expected_purchases", purchase_fit.conditional_expected_purchases(opts.horizon_days, x, t_x, age)),
+        pl.Series("_discounted_purchases", discounted),
+    )
+    joined = keys.join(per_history, on=["frequency", "recency", "T"], how="left", maintain_order="left")
+    freq = scored["frequency"].to_numpy()
+    if spend_fit is not None:
+        spend = spend_fit.conditional_expected_average_spend(freq, np.where(freq > 0, scored["monetary_value"], 1.0))
+    else:  # the customer's own mean spend per purchase occasion
+        spend = (scored["total_spend"] / scored["purchases"]).to_numpy()
+    spend = pl.Series(spend, dtype=pl.Float64)
+    return {
+        "p_alive": joined["p_alive"],
+        "expected_purchases": joined["expected_purchases"],
+        "expected_spend": spend,
+        "clv": joined["_discounted_purchases"] * spend * opts.margin,
+    }

@@ -1,0 +1,101 @@
+"""score_customers: segments, P(alive), expected purchases, CLV, and the small-business fallback."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ravingfans.analytics.btyd import bgnbd, gammagamma
+from ravingfans.analytics.scoring import SCORE_COLUMNS, ScoringOptions, score_customers
+from ravingfans.analytics.summary import customer_summary
+from ravingfans.errors import ValidationFailed
+
+END = date(2026, 6, 30)
+
+
+def _ledger(n_customers: int, seed: int = 1) -> pl.DataFrame:
+    """Customers buying on a Poisson rhythm with dropout, a gamma spend each: a small BG/NBD world."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_customers):
+        start = rng.integers(0, 500)
+        rate = rng.gamma(0.8, 1 / 20)
+        p_drop = rng.beta(1, 4)
+        day, k = float(start), 0
+        while day <= 730:
+            rows.append((c, date(2024, 7, 1) + timedelta(days=int(day)), float(rng.gamma(4, 15)) + 1, k))
+            if k and rng.random() < p_drop:
+                break
+            day += rng.exponential(1 / rate)
+            k += 1
+    return pl.DataFrame(rows, schema={"customer_id": pl.Int64, "timestamp": pl.Date, "amount": pl.Float64,
+                                      "k": pl.Int64}, orient="row")
+
+
+@pytest.fixture(scope="module")
+def summary() -> pl.DataFrame:
+    return customer_summary(_ledger(1500), observation_end=END)
+
+
+def test_every_customer_gets_every_score_column(summary: pl.DataFrame) -> None:
+    result = score_customers(summary)
+    assert result.table.height == summary.height
+    for col in SCORE_COLUMNS:
+        assert col in result.table.columns
+        assert result.table[col].null_count() == 0, col
+    assert result.fallback_reason is None and result.bgnbd is not None and result.gammagamma is not None
+    p = result.table["p_alive"]
+    assert ((p >= 0) & (p <= 1)).all()
+    assert (result.table["clv"] >= 0).all()
+
+
+def test_figures_match_the_model_functions(summary: pl.DataFrame) -> None:
+    opts = ScoringOptions(horizon_days=365.25, margin=0.4, monthly_discount_rate=0.02)
+    result = score_customers(summary, opts)
+    t = result.table
+    f, r, T, m = (t[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    assert np.allclose(t["p_alive"].to_numpy(), bgnbd.p_alive(result.bgnbd, f, r, T))
+    assert np.allclose(t["expected_purchases"].to_numpy(),
+                       result.bgnbd.conditional_expected_purchases(365.25, f, r, T))
+    expected_clv = gammagamma.clv(result.bgnbd, result.gammagamma, f, r, T, np.where(f > 0, m, 1.0),
+                                  horizon_months=12, margin=0.4, monthly_discount_rate=0.02)
+    assert np.allclose(t["clv"].to_numpy(), expected_clv, rtol=1e-9)
+    assert np.allclose(t["days_since_last"].to_numpy(), T - r)
+
+
+def test_params_are_named_as_in_the_papers(summary: pl.DataFrame) -> None:
+    params = score_customers(summary).params()
+    assert set(params["bgnbd"]) >= {"r", "alpha", "a", "b", "stderr", "log_likelihood"}
+    assert set(params["gammagamma"]) >= {"p", "q", "gamma", "stderr", "log_likelihood"}
+    assert params["bgnbd"]["stderr"]["r"] > 0
+    assert "correlation" in params["independence_check"]
+
+
+def test_a_small_business_gets_segments_and_a_reason_instead_of_noise() -> None:
+    tiny = customer_summary(_ledger(12, seed=3), observation_end=END)
+    result = score_customers(tiny)
+    assert result.bgnbd is None
+    assert "repeat buyer" in result.fallback_reason and "left empty" in result.fallback_reason
+    assert result.table["p_alive"].null_count() == tiny.height
+    assert result.table["clv"].null_count() == tiny.height
+    assert result.table["segment"].null_count() == 0
+
+
+@pytest.mark.parametrize(("field", "options"), [
+    ("margin", ScoringOptions(margin=1.5)),
+    ("margin", ScoringOptions(margin=0)),
+    ("horizon_days", ScoringOptions(horizon_days=0)),
+    ("monthly_discount_rate", ScoringOptions(monthly_discount_rate=-0.1)),
+])
+def test_bad_options_are_refused_by_name(summary: pl.DataFrame, field: str, options: ScoringOptions) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        score_customers(summary, options)
+    assert err.value.field == field and field in str(err.value)
+
+
+def test_missing_summary_column_is_named() -> None:
+    with pytest.raises(ValidationFailed, match="no column 'recency'"):
+        score_customers(pl.DataFrame({"customer_id": [1], "last_purchase": [END], "frequency": [0]}))
