@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     mail_from: str = "ravingfans@localhost"
+    gross_margin: float = Field(default=1.0, gt=0, le=1)
+    clv_horizon_days: float = Field(default=365.0, gt=0, le=3660)
+    monthly_discount_rate: float = Field(default=0.01, ge=0, lt=1)
 
     @field_validator("time_zone")
     @classmethod

@@ -1,9 +1,9 @@
 """Score every customer: RFM segment, P(alive), expected purchases and spend, and lifetime value.
 
-One pure function over the customer summary (:func:`ravingfans.analytics.summary.customer_summary`, time
-unit days): RFM scores and segments, a BG/NBD fit on the compressed (frequency, recency, T) table, a
-Gamma-Gamma fit on repeat buyers' spend, and per customer P(alive), purchases expected over the horizon,
-expected spend per purchase and CLV (Fader, Hardie & Lee 2005, Marketing Science 24(2) and JMR 42(4)).
+One pure function over the customer summary (:func:`ravingfans.analytics.summary.customer_summary`, in
+days unless ``time_unit_days`` says otherwise): RFM scores and segments, a BG/NBD fit on the compressed
+(frequency, recency, T) table, a Gamma-Gamma fit on repeat buyers' spend, and per customer P(alive),
+purchases expected over the horizon, expected spend per purchase and CLV (Fader, Hardie & Lee 2005, Marketing Science 24(2) and JMR 42(4)).
 
 Small businesses: with too few repeat buyers the models say more about noise than about customers, so no
 model is fitted, ``p_alive``, ``expected_purchases`` and ``clv`` stay empty, and ``fallback_reason`` says
@@ -45,6 +45,7 @@ class ScoringOptions:
     monthly_discount_rate: float = 0.01
     segment_map: Sequence[SegmentRule] = DEFAULT_SEGMENTS
     min_repeat_buyers: int = MIN_REPEAT_BUYERS
+    time_unit_days: float = 1.0  # the unit the summary's recency and T are in (7.0 for weeks)
 
     def check(self) -> None:
         """Refuse values that make the figures meaningless, naming the option."""
@@ -56,6 +57,9 @@ class ScoringOptions:
         if not (0 <= self.monthly_discount_rate < 1):
             raise ValidationFailed("monthly_discount_rate must be between 0 and 1 (e.g. 0.01 for 1% a month), "
                                    f"not {self.monthly_discount_rate}", field="monthly_discount_rate")
+        if not self.time_unit_days > 0:
+            raise ValidationFailed(f"time_unit_days must be more than 0, not {self.time_unit_days}",
+                                   field="time_unit_days")
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class Scoring:
 
 def score_customers(summary: pl.DataFrame, options: ScoringOptions | None = None, *,
                     customer_id_col: str = "customer_id") -> Scoring:
-    """RFM segment, P(alive), expected purchases and spend, and CLV for every customer of a daily summary."""
+    """RFM segment, P(alive), expected purchases and spend, and CLV for every customer of a summary."""
     opts = options or ScoringOptions()
     opts.check()
     if isinstance(summary, pl.LazyFrame):
@@ -105,7 +109,7 @@ def score_customers(summary: pl.DataFrame, options: ScoringOptions | None = None
     require_columns(summary.collect_schema(), [customer_id_col, "last_purchase", "frequency", "recency", "T",
                                                "monetary_value", "total_spend", "purchases"], table="summary")
     scored = rfm_segments(rfm_scores(summary, customer_id_col=customer_id_col), opts.segment_map)
-    scored = scored.with_columns((pl.col("T") - pl.col("recency")).alias("days_since_last"))
+    scored = scored.with_columns(((pl.col("T") - pl.col("recency")) * opts.time_unit_days).alias("days_since_last"))
     notes: list[str] = []
     purchase_fit, reason = _fit_purchases(scored, opts)
     spend_fit, independence = _fit_spend(scored, opts, notes) if purchase_fit is not None else (None, None)
@@ -161,7 +165,8 @@ def _model_columns(scored: pl.DataFrame, opts: ScoringOptions, purchase_fit: BgN
     distinct = keys.unique(maintain_order=False)
     x, t_x, age = (distinct[c].to_numpy() for c in ("frequency", "recency", "T"))
     months = max(1, int(round(opts.horizon_days / DAYS_PER_MONTH)))
-    cumulative = [purchase_fit.conditional_expected_purchases(k * DAYS_PER_MONTH, x, t_x, age)
+    month, horizon = DAYS_PER_MONTH / opts.time_unit_days, opts.horizon_days / opts.time_unit_days
+    cumulative = [purchase_fit.conditional_expected_purchases(k * month, x, t_x, age)
                   for k in range(1, months + 1)]
     discounted = np.zeros_like(x, dtype=np.float64)
     previous = np.zeros_like(discounted)
@@ -170,7 +175,7 @@ def _model_columns(scored: pl.DataFrame, opts: ScoringOptions, purchase_fit: BgN
         previous = cum
     per_history = distinct.with_columns(
         pl.Series("p_alive", purchase_fit.p_alive(x, t_x, age)),
-        pl.Series("expected_purchases", purchase_fit.conditional_expected_purchases(opts.horizon_days, x, t_x, age)),
+        pl.Series("expected_purchases", purchase_fit.conditional_expected_purchases(horizon, x, t_x, age)),
         pl.Series("_discounted_purchases", discounted),
     )
     joined = keys.join(per_history, on=["frequency", "recency", "T"], how="left", maintain_order="left")

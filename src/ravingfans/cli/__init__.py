@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from ravingfans.cli import core, customers, data, demo, export, serve
+from ravingfans.cli import core, customers, data, demo, export, scores, serve
 from ravingfans.errors import RavingFansError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ core.register(app)
 data.register(app)
 export.register(app)
 customers.register(app)
+scores.register(app)
 demo.register(app)
 serve.register(app)
 

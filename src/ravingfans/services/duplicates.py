@@ -352,10 +352,16 @@ def _result(keep: Customer, other: Customer, plan: _Plan) -> MergeResult:
 
 
 def _customer_references() -> list[tuple[Table, Column[Any]]]:
-    """Every (table, column) in the schema holding a foreign key to customers.id."""
+    """Every (table, column) holding a foreign key to customers.id, except derived data (score snapshots).
+
+    Derived rows are not moved: the merged record's scores go with it, and the next scoring run scores
+    the kept record on the combined history.
+    """
     customers = Customer.__table__
     found = []
     for table in Base.metadata.sorted_tables:
+        if table.info.get("derived"):
+            continue
         for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
             if fk.column.table is customers and fk.column.name == "id":
                 found.append((table, fk.parent))

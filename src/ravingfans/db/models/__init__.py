@@ -5,6 +5,7 @@ from ravingfans.db.models.catalog import Product, ProductVariant
 from ravingfans.db.models.customers import Consent, Customer, CustomerIdentity, Note
 from ravingfans.db.models.interactions import CHANNELS, KINDS, RATING_NAMES, RATINGS, Interaction
 from ravingfans.db.models.orders import LINE_KINDS, Order, OrderLine
+from ravingfans.db.models.scores import CustomerScore, ScoreRun
 from ravingfans.db.models.team import Employee
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Consent",
     "Customer",
     "CustomerIdentity",
+    "CustomerScore",
     "Employee",
     "Interaction",
     "Note",
@@ -24,4 +26,5 @@ __all__ = [
     "OrderLine",
     "Product",
     "ProductVariant",
+    "ScoreRun",
 ]

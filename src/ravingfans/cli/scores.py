@@ -1,0 +1,288 @@
+"""`ravingfans score`, `fans`, `segments`, `customer` and `analyze`: who the fans are and what each is worth.
+
+Heavy modules (the analytics core, SQLAlchemy) are imported inside the commands so that `analyze`, which
+needs no database, starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from ravingfans.cli import context
+from ravingfans.cli.output import info, stdout
+from ravingfans.errors import ValidationFailed
+
+
+class TimeUnit(StrEnum):
+    """The unit recency and T are expressed in."""
+
+    day = "day"
+    week = "week"
+
+
+class Sort(StrEnum):
+    """How `fans` orders its list."""
+
+    clv = "clv"
+    spend = "spend"
+    frequency = "frequency"
+    recency = "recency"
+    p_alive = "p_alive"
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command("score")(score)
+    app.command("fans")(fans)
+    app.command("segments")(segments)
+    app.command("customer")(customer)
+    app.command("analyze")(analyze)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option value, refused by name when malformed."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.", field=option) from None
+
+
+def _money(value: float | None, currency: str) -> str:
+    """An amount for a table cell ('' when unknown)."""
+    return "" if value is None else f"{value:,.2f}"
+
+
+def _share(value: float | None) -> str:
+    """A probability as a percentage ('' when unknown)."""
+    return "" if value is None else f"{value:.0%}"
+
+
+def score(
+    until: str | None = typer.Option(None, "--until", help="Score as of this day (YYYY-MM-DD; default today)."),
+    list_runs: bool = typer.Option(False, "--list", help="List the stored scoring runs instead of scoring."),
+) -> None:
+    """Re-score every customer (segments, P(alive), lifetime value) and store the result as a snapshot."""
+    from rich.table import Table
+
+    from ravingfans.services import scoring as svc
+
+    settings = context.settings()
+    db = context.database()
+    try:
+        if list_runs:
+            with db.session() as session:
+                runs = svc.list_runs(session)
+            table = Table("run", "as of", "scored at (UTC)", "customers", "model", title="Scoring runs")
+            for run in runs:
+                table.add_row(f"#{run.id}", run.observation_end.isoformat(), f"{run.created_at:%Y-%m-%d %H:%M}",
+                              f"{run.customers:,}", run.model)
+            stdout.print(table, markup=False, highlight=False)
+            return
+        result = svc.score_database(db.engine, settings, until=_date(until, "--until"), progress=info)
+        with db.session() as session:
+            counts = svc.segment_counts(session, result.run_id)
+    finally:
+        db.dispose()
+    s = result.scoring
+    stdout.print(f"Scored {result.customers:,} customers as of {result.observation_end.isoformat()} "
+                 f"(run #{result.run_id}).", markup=False, highlight=False)
+    if s.fallback_reason:
+        info(s.fallback_reason)
+    for note in s.notes:
+        info(f"Note: {note}")
+    table = Table("segment", "customers", f"value ({settings.currency})")
+    for segment, (n, clv) in sorted(counts.items(), key=lambda kv: -kv[1][0]):
+        table.add_row(segment, f"{n:,}", "" if s.bgnbd is None else f"{clv:,.0f}")
+    stdout.print(table, markup=False, highlight=False)
+
+
+def fans(
+    segment: list[str] = typer.Option([], "--segment", help="Only this segment (repeatable). Default: Champions and Loyal."),
+    all_segments: bool = typer.Option(False, "--all", help="Every customer, whatever their segment."),
+    sort: Sort = typer.Option(Sort.clv, "--sort", help="Order by lifetime value, spend, frequency, recency or P(alive)."),
+    limit: int = typer.Option(25, "--limit", min=1, help="How many to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+) -> None:
+    """List your raving fans from the newest scoring run, best first."""
+    from rich.table import Table
+
+    from ravingfans.analytics.rfm import DEFAULT_SEGMENTS
+    from ravingfans.analytics.scoring import FAN_SEGMENTS
+    from ravingfans.services import scoring as svc
+
+    known = [name for name, _r, _fm in DEFAULT_SEGMENTS]
+    for name in segment:
+        if name not in known:
+            raise ValidationFailed(f"--segment {name!r} is not a segment; choose from: {', '.join(known)}.",
+                                   field="segment")
+    chosen: list[str] = [] if all_segments else (list(segment) or list(FAN_SEGMENTS))
+    settings = context.settings()
+    db = context.database()
+    try:
+        with db.session() as session:
+            run = svc.require_run(session)
+            rows = svc.fans(session, segments=chosen, sort=sort.value, limit=limit)
+    finally:
+        db.dispose()
+    if as_json:
+        for row in rows:
+            stdout.print(json.dumps({**row.__dict__, "last_purchase": row.last_purchase.isoformat()}),
+                         markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table("id", "name", "segment", "RFM", "visits", f"spent ({settings.currency})", "last visit",
+                  "P(alive)", f"value ({settings.currency})",
+                  title=f"{', '.join(chosen) or 'All customers'} as of {run.observation_end.isoformat()}")
+    for r in rows:
+        table.add_row(f"#{r.customer_id}", r.name, r.segment, f"{r.R}{r.F}{r.M}", str(r.purchases),
+                      _money(r.total_spend, settings.currency), f"{int(r.days_since_last)} days ago",
+                      _share(r.p_alive), _money(r.clv, settings.currency))
+    stdout.print(table, markup=False, highlight=False)
+
+
+def segments(
+    since: int | None = typer.Option(None, "--since", help="Compare with the newest run at least this many days older."),
+    from_run: int | None = typer.Option(None, "--from", help="Compare from this run id."),
+    to_run: int | None = typer.Option(None, "--to", help="Compare to this run id (default: the newest)."),
+    moved: str | None = typer.Option(None, "--moved",
+                                     help="List who moved between two segments: --moved 'Champions>At Risk'."),
+    limit: int = typer.Option(50, "--limit", min=1, help="How many customers --moved lists."),
+) -> None:
+    """Customers per segment, and who moved between segments since an earlier scoring run."""
+    from rich.table import Table
+
+    from ravingfans.services import scoring as svc
+
+    settings = context.settings()
+    db = context.database()
+    try:
+        with db.session() as session:
+            if moved is not None:
+                before_after = [part.strip() for part in moved.split(">")]
+                if len(before_after) != 2 or not all(before_after):
+                    raise ValidationFailed(f"--moved {moved!r} needs two segments: --moved 'Champions>At Risk'.",
+                                           field="moved")
+                old_run, new_run = svc.resolve_runs(session, from_run=from_run, to_run=to_run, since_days=since)
+                rows = svc.moved_customers(session, before_after[0], before_after[1], from_run=old_run.id,
+                                           to_run=new_run.id, limit=limit)
+                title = (f"{before_after[0]} → {before_after[1]} between {old_run.observation_end} (#{old_run.id}) "
+                         f"and {new_run.observation_end} (#{new_run.id})")
+                table = Table("id", "name", "visits", f"spent ({settings.currency})", "last visit", "P(alive)",
+                              title=title)
+                for r in rows:
+                    table.add_row(f"#{r.customer_id}", r.name, str(r.purchases),
+                                  _money(r.total_spend, settings.currency), f"{int(r.days_since_last)} days ago",
+                                  _share(r.p_alive))
+                stdout.print(table, markup=False, highlight=False)
+                info(f"{len(rows)} customer(s).")
+                return
+            if since is None and from_run is None:
+                run = svc.require_run(session, to_run)
+                counts = svc.segment_counts(session, run.id)
+                table = Table("segment", "customers", f"value ({settings.currency})",
+                              title=f"Segments as of {run.observation_end} (run #{run.id})")
+                for name, (n, clv) in sorted(counts.items(), key=lambda kv: -kv[1][0]):
+                    table.add_row(name, f"{n:,}", f"{clv:,.0f}")
+                stdout.print(table, markup=False, highlight=False)
+                return
+            migration = svc.segment_migration(session, from_run=from_run, to_run=to_run, since_days=since)
+    finally:
+        db.dispose()
+    a, b = migration.from_run, migration.to_run
+    table = Table("from", "to", "customers",
+                  title=f"Segment moves from {a.observation_end} (#{a.id}) to {b.observation_end} (#{b.id})")
+    for before, after, n in migration.moved():
+        table.add_row(before, after, f"{n:,}")
+    stdout.print(table, markup=False, highlight=False)
+    stayed = sum(n for (x, y), n in migration.counts.items() if x == y)
+    info(f"{stayed:,} customer(s) stayed in their segment. List movers with --moved 'FROM>TO'.")
+
+
+def customer(
+    customer_id: int = typer.Argument(..., help="The customer's id (see `ravingfans fans`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+) -> None:
+    """A customer's value, P(alive) and segment, and why, from the newest scoring run."""
+    from ravingfans.services import scoring as svc
+
+    settings = context.settings()
+    db = context.database()
+    try:
+        with db.session() as session:
+            value = svc.customer_value(session, customer_id, settings)
+    finally:
+        db.dispose()
+    if value is None:
+        raise ValidationFailed(f"Customer #{customer_id} has not been scored yet (no purchases, or no run since "
+                               "they bought).", field="customer_id", hint="Run: ravingfans score")
+    if as_json:
+        payload = {"customer_id": value.customer_id, "name": value.name, "run_id": value.run_id,
+                   "observation_end": value.observation_end.isoformat(),
+                   "scores": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in value.scores.items()},
+                   "explanation": value.explanation,
+                   "history": [{"run_id": h.run_id, "observation_end": h.observation_end.isoformat(),
+                                "segment": h.segment, "clv": h.clv, "p_alive": h.p_alive} for h in value.history]}
+        stdout.print(json.dumps(payload), markup=False, highlight=False, soft_wrap=True)
+        return
+    stdout.print(f"#{value.customer_id} {value.name} — as of {value.observation_end.isoformat()} (run #{value.run_id})",
+                 markup=False, highlight=False)
+    for line in value.explanation:
+        stdout.print(f"- {line}", markup=False, highlight=False, soft_wrap=True)
+    if len(value.history) > 1:
+        trail = " → ".join(f"{h.segment} ({h.observation_end})" for h in value.history[-6:])
+        stdout.print(f"Segment history: {trail}", markup=False, highlight=False, soft_wrap=True)
+
+
+def analyze(
+    orders_file: Path = typer.Argument(..., help="Orders as CSV or Parquet: customer_id, timestamp (or date), amount."),
+    out: Path = typer.Option(..., "--out", help="Where to write the scores (.parquet)."),
+    until: str | None = typer.Option(None, "--until", help="End of the calibration period (default: the last day in the file)."),
+    time_unit: TimeUnit = typer.Option(TimeUnit.day, "--time-unit", help="Unit of recency and T in the output."),
+    params: Path | None = typer.Option(None, "--params", help="Also write the fitted parameters as JSON here."),
+    customer_id_col: str = typer.Option("customer_id", "--customer-id-col", help="Column holding the customer."),
+    timestamp_col: str = typer.Option("timestamp", "--timestamp-col", help="Column holding the time or date."),
+    amount_col: str = typer.Option("amount", "--amount-col", help="Column holding the net amount."),
+    order_id_col: str | None = typer.Option(None, "--order-id-col",
+                                            help="Column holding the order: refunds count on the order's first day."),
+    time_zone: str = typer.Option("UTC", "--time-zone", help="The shop's time zone: calendar days are counted in it."),
+    horizon_days: float = typer.Option(365.0, "--horizon-days", help="How far ahead value and purchases look."),
+    margin: float = typer.Option(1.0, "--margin", help="Share of spend kept as margin (0-1)."),
+    discount_rate: float = typer.Option(0.01, "--discount-rate", help="Monthly discount rate for lifetime value."),
+) -> None:
+    """Score every customer in an orders file, with no database: Parquet out, parameters as JSON."""
+    from ravingfans.analytics.scoring import ScoringOptions
+    from ravingfans.services.analysis import analyze_file
+    from ravingfans.services.ledger import FileColumns
+
+    _check_zone(time_zone)
+    report = analyze_file(
+        orders_file, out,
+        columns=FileColumns(customer_id=customer_id_col, timestamp=timestamp_col, amount=amount_col,
+                            order_id=order_id_col),
+        until=_date(until, "--until"), time_unit=time_unit.value, params_path=params, timezone_name=time_zone,
+        options=ScoringOptions(horizon_days=horizon_days, margin=margin, monthly_discount_rate=discount_rate),
+    )
+    s = report.scoring
+    if s.fallback_reason:
+        info(s.fallback_reason)
+    for note in s.notes:
+        info(f"Note: {note}")
+    stdout.print(f"Scored {report.customers:,} customers up to {report.until.isoformat()}; wrote {report.out}"
+                 + (f" and {report.params_path}" if report.params_path else "") + ".", markup=False, highlight=False)
+
+
+def _check_zone(name: str) -> None:
+    """Refuse an unknown time zone by name, with an example of a valid one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"--time-zone {name!r} is not a time zone; use an IANA name such as "
+                               "'Europe/Berlin'.", field="time_zone") from None

@@ -1,0 +1,77 @@
+"""Analyse an orders file with no database: summary, scores and fitted parameters, written to files."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from ravingfans.analytics.scoring import Scoring, ScoringOptions, score_customers
+from ravingfans.analytics.summary import customer_summary
+from ravingfans.errors import ValidationFailed
+from ravingfans.services.ledger import FileColumns, read_transactions_file
+
+TimeUnitName = Literal["day", "week"]
+UNIT_DAYS = {"day": 1.0, "week": 7.0}
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    """What `analyze` did: how many customers, up to when, and the scoring behind the written files."""
+
+    customers: int
+    until: date
+    out: Path
+    params_path: Path | None
+    scoring: Scoring
+
+
+def last_day(transactions: pl.LazyFrame) -> date:
+    """The calendar day (UTC) of the latest transaction: the default end of the calibration period."""
+    latest = transactions.select(pl.col("timestamp").max()).collect().item()
+    if latest is None:
+        raise ValidationFailed("The orders file has no transactions.", field="ORDERS_FILE")
+    return latest.date() if isinstance(latest, datetime) else latest
+
+
+def analyze_file(path: Path, out: Path, *, columns: FileColumns = FileColumns(), until: date | None = None,
+                 time_unit: TimeUnitName = "day", params_path: Path | None = None,
+                 options: ScoringOptions | None = None, timezone_name: str = "UTC") -> AnalysisReport:
+    """Score every customer in an orders file and write the scores as Parquet (and the parameters as JSON)."""
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise ValidationFailed(f"--out {out} must end in .parquet.", field="out")
+    transactions = read_transactions_file(path, columns)
+    end = until or last_day(transactions)
+    unit = UNIT_DAYS[time_unit]
+    summary = customer_summary(
+        transactions, observation_end=end, time_unit=time_unit[0].upper(),  # type: ignore[arg-type]
+        order_id_col="order_id" if columns.order_id else None, timezone_name=timezone_name,
+    ).collect()
+    if summary.height == 0:
+        raise ValidationFailed(f"No customer in {path.name} has a purchase up to {end.isoformat()}.", field="until")
+    base = options or ScoringOptions()
+    scoring = score_customers(summary, ScoringOptions(
+        horizon_days=base.horizon_days, margin=base.margin, monthly_discount_rate=base.monthly_discount_rate,
+        segment_map=base.segment_map, min_repeat_buyers=base.min_repeat_buyers, time_unit_days=unit))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scoring.table.write_parquet(out)
+    if params_path is not None:
+        params = scoring.params() | {"until": end.isoformat(), "time_unit": time_unit, "source": path.name}
+        params_path.write_text(json.dumps(_finite(params), indent=2) + "\n", encoding="utf-8")
+    return AnalysisReport(customers=summary.height, until=end, out=out, params_path=params_path, scoring=scoring)
+
+
+def _finite(value: object) -> object:
+    """The same structure with NaN and infinities as null: strict JSON (a standard error can be undefined)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,293 @@
+"""Scoring runs on the database: score everyone, keep each run as a snapshot, and read fans and values back.
+
+The edges (CLI, pages, API) call these functions; the numbers come from the pure
+:mod:`ravingfans.analytics.scoring`, and this module only moves tables between it and the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session
+
+from ravingfans.analytics.scoring import FAN_SEGMENTS, Scoring, ScoringOptions, score_customers
+from ravingfans.analytics.summary import customer_summary
+from ravingfans.clock import Clock, utcnow
+from ravingfans.config import Settings
+from ravingfans.db import write_transaction
+from ravingfans.db.models import Customer, CustomerScore, ScoreRun
+from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.services.ledger import load_transactions
+
+STORED_COLUMNS = tuple(c.name for c in CustomerScore.__table__.columns if c.name not in ("id", "run_id"))
+_INSERT_BATCH = 5_000
+
+
+def options_from(settings: Settings) -> ScoringOptions:
+    """The scoring options a business has set (margin, horizon, discount rate)."""
+    return ScoringOptions(horizon_days=settings.clv_horizon_days, margin=settings.gross_margin,
+                          monthly_discount_rate=settings.monthly_discount_rate)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a scoring run stored."""
+
+    run_id: int
+    observation_end: date
+    customers: int
+    scoring: Scoring
+
+
+def score_database(engine: Engine, settings: Settings, *, until: date | None = None, clock: Clock = utcnow,
+                   progress: Callable[[str], None] | None = None) -> RunResult:
+    """Score every customer from the ledger as of ``until`` (default: today) and store it as a new snapshot."""
+    say = progress or (lambda _msg: None)
+    today = clock().astimezone(settings.zone).date()
+    end = until or today
+    if end > today:
+        raise ValidationFailed(f"--until {end.isoformat()} is in the future (today is {today.isoformat()}).",
+                               field="until")
+    say("Reading the order ledger")
+    transactions = load_transactions(engine)
+    if transactions.height == 0:
+        raise ValidationFailed("There are no orders to score yet.", field="orders",
+                               hint="Import orders first: ravingfans import orders FILE")
+    summary = customer_summary(transactions, observation_end=end, order_id_col="order_id",
+                               timezone_name=settings.time_zone)
+    say(f"Scoring {summary.height:,} customers")
+    scoring = score_customers(summary, options_from(settings))
+    run_id = _store(engine, scoring, end, clock())
+    return RunResult(run_id=run_id, observation_end=end, customers=scoring.table.height, scoring=scoring)
+
+
+def _store(engine: Engine, scoring: Scoring, end: date, now: datetime) -> int:
+    """Write the run and every customer's row in one transaction: a killed run leaves no partial snapshot."""
+    table = scoring.table.select(STORED_COLUMNS).with_columns(
+        pl.col("frequency").cast(pl.Int64), pl.col("purchases").cast(pl.Int64))
+    with write_transaction(engine) as conn:
+        run_id = conn.execute(insert(ScoreRun.__table__).values(
+            created_at=now, observation_end=end, customers=table.height,
+            model="bgnbd" if scoring.bgnbd is not None else "none", params=_json_safe(scoring.params()),
+            fallback_reason=scoring.fallback_reason,
+        ).returning(ScoreRun.__table__.c.id)).scalar_one()
+        for batch in table.iter_slices(_INSERT_BATCH):
+            rows = [dict(row, run_id=run_id) for row in batch.iter_rows(named=True)]
+            conn.execute(insert(CustomerScore.__table__), rows)
+    return int(run_id)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as None, so the parameters store as strict JSON on every database."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
+
+
+def latest_run(session: Session) -> ScoreRun | None:
+    """The newest scoring run, or None before the first."""
+    return session.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+
+
+def require_run(session: Session, run_id: int | None = None) -> ScoreRun:
+    """The named run (or the newest), refused with the fix when there is none."""
+    run = session.get(ScoreRun, run_id) if run_id is not None else latest_run(session)
+    if run is None:
+        if run_id is not None:
+            raise NotFound(f"There is no scoring run #{run_id}.", hint="List them with: ravingfans score --list")
+        raise NotFound("Nobody has been scored yet.", hint="Run: ravingfans score")
+    return run
+
+
+def list_runs(session: Session, limit: int = 20) -> list[ScoreRun]:
+    """The newest scoring runs first."""
+    return list(session.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class FanRow:
+    """A customer in a ranked list, with their scores."""
+
+    customer_id: int
+    name: str
+    email: str | None
+    segment: str
+    R: int
+    F: int
+    M: int
+    purchases: int
+    total_spend: float
+    last_purchase: date
+    days_since_last: float
+    p_alive: float | None
+    clv: float | None
+
+
+SORTS = {"clv": CustomerScore.clv, "spend": CustomerScore.total_spend, "frequency": CustomerScore.frequency,
+         "recency": CustomerScore.days_since_last, "p_alive": CustomerScore.p_alive}
+
+
+def fans(session: Session, *, segments: Sequence[str] = FAN_SEGMENTS, sort: str = "clv", limit: int = 50,
+         run_id: int | None = None) -> list[FanRow]:
+    """Customers of the given segments in a run (default: the newest), best first by ``sort``."""
+    if sort not in SORTS:
+        raise ValidationFailed(f"cannot sort by {sort!r}; choose one of: {', '.join(SORTS)}", field="sort")
+    if limit < 1:
+        raise ValidationFailed("limit must be 1 or more", field="limit")
+    run = require_run(session, run_id)
+    key = SORTS[sort]
+    order = [key.asc() if sort == "recency" else key.desc().nulls_last(), CustomerScore.total_spend.desc(),
+             CustomerScore.customer_id]
+    stmt = (select(CustomerScore, Customer).join(Customer, Customer.id == CustomerScore.customer_id)
+            .where(CustomerScore.run_id == run.id))
+    if segments:
+        stmt = stmt.where(CustomerScore.segment.in_(list(segments)))
+    return [_fan_row(score, customer) for score, customer in session.execute(stmt.order_by(*order).limit(limit))]
+
+
+def _fan_row(score: CustomerScore, customer: Customer) -> FanRow:
+    """A list row from a stored score and its customer."""
+    return FanRow(customer_id=customer.id, name=customer.display_name, email=customer.email, segment=score.segment,
+                  R=score.R, F=score.F, M=score.M, purchases=score.purchases, total_spend=score.total_spend,
+                  last_purchase=score.last_purchase, days_since_last=score.days_since_last, p_alive=score.p_alive,
+                  clv=score.clv)
+
+
+def segment_counts(session: Session, run_id: int | None = None) -> dict[str, tuple[int, float]]:
+    """Customers and total CLV per segment in a run."""
+    run = require_run(session, run_id)
+    rows = session.execute(select(CustomerScore.segment, func.count(), func.coalesce(func.sum(CustomerScore.clv), 0.0))
+                           .where(CustomerScore.run_id == run.id).group_by(CustomerScore.segment))
+    return {segment: (int(n), float(clv)) for segment, n, clv in rows}
+
+
+def run_frame(engine: Engine, run_id: int) -> pl.DataFrame:
+    """A stored run's scores as a table (for the lapse and affinity analytics and exports)."""
+    table = CustomerScore.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(*[table.c[c] for c in STORED_COLUMNS]).where(table.c.run_id == run_id)).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=list(STORED_COLUMNS), orient="row",
+                        infer_schema_length=None)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """A customer's segment and value in one past run."""
+
+    run_id: int
+    observation_end: date
+    segment: str
+    clv: float | None
+    p_alive: float | None
+
+
+@dataclass(frozen=True)
+class CustomerValue:
+    """A customer's newest scores, their history across runs, and the explanation in words."""
+
+    customer_id: int
+    name: str
+    run_id: int
+    observation_end: date
+    scores: dict[str, Any]
+    explanation: list[str]
+    history: list[HistoryPoint]
+
+
+def customer_value(session: Session, customer_id: int, settings: Settings) -> CustomerValue | None:
+    """The customer's value as of the newest run they appear in (None if never scored)."""
+    from ravingfans.analytics.explain import explain_scores
+
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"There is no customer #{customer_id}.", hint="Find one with: ravingfans customers search")
+    rows = session.execute(
+        select(CustomerScore, ScoreRun).join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+        .where(CustomerScore.customer_id == customer_id).order_by(ScoreRun.id.desc()).limit(60)
+    ).all()
+    if not rows:
+        return None
+    score, run = rows[0]
+    values = {c: getattr(score, c) for c in STORED_COLUMNS}
+    params = run.params or {}
+    explanation = explain_scores(
+        values, horizon_days=params.get("horizon_days", 365.0), margin=params.get("margin", 1.0),
+        monthly_discount_rate=params.get("monthly_discount_rate", 0.01), currency=settings.currency,
+        fallback_reason=run.fallback_reason)
+    history = [HistoryPoint(r.id, r.observation_end, s.segment, s.clv, s.p_alive) for s, r in reversed(rows)]
+    return CustomerValue(customer_id=customer.id, name=customer.display_name, run_id=run.id,
+                         observation_end=run.observation_end, scores=values, explanation=explanation, history=history)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """How customers moved between segments from one run to another."""
+
+    from_run: ScoreRun
+    to_run: ScoreRun
+    counts: dict[tuple[str, str], int]  # (segment before, segment after) -> customers, movers and stayers
+
+    def moved(self) -> list[tuple[str, str, int]]:
+        """The moves between different segments, largest first."""
+        return sorted(((a, b, n) for (a, b), n in self.counts.items() if a != b), key=lambda t: (-t[2], t[0], t[1]))
+
+
+def resolve_runs(session: Session, *, from_run: int | None = None, to_run: int | None = None,
+                 since_days: int | None = None) -> tuple[ScoreRun, ScoreRun]:
+    """The two runs to compare: as named; else the newest and the newest one ``since_days`` older (or the previous)."""
+    to = require_run(session, to_run)
+    if from_run is not None:
+        before = require_run(session, from_run)
+    else:
+        stmt = select(ScoreRun).where(ScoreRun.id < to.id)
+        if since_days is not None:
+            from datetime import timedelta
+
+            stmt = select(ScoreRun).where(ScoreRun.id != to.id,
+                                          ScoreRun.observation_end <= to.observation_end - timedelta(days=since_days))
+        found = session.scalar(stmt.order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1))
+        if found is None:
+            span = f" from {since_days} or more days before run #{to.id}" if since_days is not None else ""
+            raise NotFound(f"There is no earlier scoring run{span} to compare with.",
+                           hint="Segment moves need two runs: score again later (ravingfans score).")
+        before = found
+    if before.id == to.id:
+        raise ValidationFailed("Compare two different runs.", field="from_run")
+    return before, to
+
+
+def segment_migration(session: Session, *, from_run: int | None = None, to_run: int | None = None,
+                      since_days: int | None = None) -> Migration:
+    """Counts of customers by (segment before, segment after) between two runs (customers in both)."""
+    before, after = resolve_runs(session, from_run=from_run, to_run=to_run, since_days=since_days)
+    old = CustomerScore.__table__.alias("old")
+    new = CustomerScore.__table__.alias("new")
+    rows = session.execute(
+        select(old.c.segment, new.c.segment, func.count())
+        .select_from(old.join(new, old.c.customer_id == new.c.customer_id))
+        .where(old.c.run_id == before.id, new.c.run_id == after.id)
+        .group_by(old.c.segment, new.c.segment)
+    )
+    return Migration(from_run=before, to_run=after, counts={(a, b): int(n) for a, b, n in rows})
+
+
+def moved_customers(session: Session, from_segment: str, to_segment: str, *, from_run: int | None = None,
+                    to_run: int | None = None, since_days: int | None = None, limit: int = 100) -> list[FanRow]:
+    """Who moved from one segment to another between two runs, most valuable (before) first."""
+    before, after = resolve_runs(session, from_run=from_run, to_run=to_run, since_days=since_days)
+    old = CustomerScore.__table__.alias("old")
+    ids = (select(old.c.customer_id).where(old.c.run_id == before.id, old.c.segment == from_segment))
+    stmt = (select(CustomerScore, Customer).join(Customer, Customer.id == CustomerScore.customer_id)
+            .where(CustomerScore.run_id == after.id, CustomerScore.segment == to_segment,
+                   CustomerScore.customer_id.in_(ids))
+            .order_by(CustomerScore.total_spend.desc(), CustomerScore.customer_id).limit(limit))
+    return [_fan_row(score, customer) for score, customer in session.execute(stmt)]
