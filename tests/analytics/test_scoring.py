@@ -99,3 +99,16 @@ def test_bad_options_are_refused_by_name(summary: pl.DataFrame, field: str, opti
 def test_missing_summary_column_is_named() -> None:
     with pytest.raises(ValidationFailed, match="no column 'recency'"):
         score_customers(pl.DataFrame({"customer_id": [1], "last_purchase": [END], "frequency": [0]}))
+
+
+def test_customers_first_seen_on_the_last_day_are_scored_as_new() -> None:
+    ledger = _ledger(400, seed=5)
+    last = ledger["timestamp"].max()
+    newcomer = pl.DataFrame({"customer_id": [10_000], "timestamp": [last], "amount": [30.0], "k": [0]})
+    summary = customer_summary(pl.concat([ledger, newcomer]), observation_end=last)
+    result = score_customers(summary)
+    row = result.table.filter(pl.col("customer_id") == 10_000).row(0, named=True)
+    assert row["T"] == 0
+    assert row["p_alive"] == pytest.approx(1.0)
+    assert row["expected_purchases"] == pytest.approx(
+        float(np.asarray(result.bgnbd.expected_purchases_new_customer(365.0)).ravel()[0]), rel=1e-3)

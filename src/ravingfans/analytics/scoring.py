@@ -32,6 +32,8 @@ SCORE_COLUMNS = ("R", "F", "M", "FM", "segment", "p_alive", "expected_purchases"
                  "days_since_last")
 """Columns :func:`score_customers` adds to the summary."""
 
+_NEW_CUSTOMER_AGE = 1e-6  # units; stands in for T = 0, where the model's formulas take their limit
+
 FAN_SEGMENTS = ("Champions", "Loyal")
 """The segments listed as raving fans: buy often, spend well, and recently."""
 
@@ -122,7 +124,9 @@ def _fit_purchases(scored: pl.DataFrame, opts: ScoringOptions) -> tuple[BgNbdFit
     """BG/NBD on the compressed table, or no fit and the reason in words."""
     if scored.height == 0:
         return None, "There are no customers with a purchase yet."
-    compressed = scored.group_by("frequency", "recency", "T").agg(pl.len().alias("count"))
+    # A customer first seen on the last day (T = 0) has had no time to show a rate: no information.
+    compressed = (scored.filter(pl.col("T") > 0)
+                  .group_by("frequency", "recency", "T").agg(pl.len().alias("count")))
     try:
         return bgnbd.fit(compressed, min_repeat_buyers=opts.min_repeat_buyers), None
     except NotEnoughData as exc:
@@ -163,7 +167,9 @@ def _model_columns(scored: pl.DataFrame, opts: ScoringOptions, purchase_fit: BgN
     # Customers sharing (frequency, recency, T) share every purchase figure: compute each once.
     keys = scored.select("frequency", "recency", "T")
     distinct = keys.unique(maintain_order=False)
-    x, t_x, age = (distinct[c].to_numpy() for c in ("frequency", "recency", "T"))
+    x, t_x, age = (distinct[c].to_numpy().astype(np.float64) for c in ("frequency", "recency", "T"))
+    # T = 0 (first purchase on the last day) is the limit T -> 0 of the formulas: a brand-new customer.
+    age = np.maximum(age, _NEW_CUSTOMER_AGE)
     months = max(1, int(round(opts.horizon_days / DAYS_PER_MONTH)))
     month, horizon = DAYS_PER_MONTH / opts.time_unit_days, opts.horizon_days / opts.time_unit_days
     cumulative = [purchase_fit.conditional_expected_purchases(k * month, x, t_x, age)

@@ -19,6 +19,8 @@ from ravingfans.demo.model import (
 from ravingfans.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from ravingfans.demo.report import DemoReport
 
 DEMO_FILE = "ravingfans-demo.db"
@@ -81,6 +83,7 @@ def demo(
             info(f"Loaded {counts['orders']:,} orders, {counts['customers']:,} customers and "
                  f"{counts['interactions']:,} moments of truth into {shown} "
                  f"(generated in {built - started:.1f} s, loaded in {time.perf_counter() - built:.1f} s).")
+        _score_if_needed(engine, url)
         if out_csv is not None:
             if business is None:
                 business = generate(seed=seed, customers=customers, years=years)
@@ -92,6 +95,26 @@ def demo(
     finally:
         engine.dispose()
     _serve(url, host, port)
+
+
+def _score_if_needed(engine: Engine, url: str) -> None:
+    """Score the demo as of its last day, once, so its lists and profiles show segments and value."""
+    from datetime import datetime
+    from datetime import time as clock_time
+
+    from ravingfans.clock import fixed
+    from ravingfans.config import Settings
+    from ravingfans.services.scoring import has_runs, ledger_last_day, score_database
+
+    if has_runs(engine):
+        return
+    settings = Settings(database_url=url, time_zone=TIME_ZONE, business_name=BUSINESS_NAME, _env_file=None)
+    last = ledger_last_day(engine, settings)
+    if last is None:
+        return
+    end_of_day = datetime.combine(last, clock_time.max, tzinfo=settings.zone)
+    result = score_database(engine, settings, until=last, clock=fixed(end_of_day))
+    info(f"Scored {result.customers:,} customers as of {last.isoformat()} (see `ravingfans fans`).")
 
 
 def _is_configured_database(url: str) -> bool:

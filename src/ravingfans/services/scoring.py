@@ -94,8 +94,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def latest_run(session: Session) -> ScoreRun | None:
-    """The newest scoring run, or None before the first."""
-    return session.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+    """The run as of the latest day (the newest such run on a tie), or None before the first."""
+    return session.scalar(select(ScoreRun).order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1))
 
 
 def require_run(session: Session, run_id: int | None = None) -> ScoreRun:
@@ -110,7 +110,8 @@ def require_run(session: Session, run_id: int | None = None) -> ScoreRun:
 
 def list_runs(session: Session, limit: int = 20) -> list[ScoreRun]:
     """The newest scoring runs first."""
-    return list(session.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(limit)))
+    return list(session.scalars(select(ScoreRun).order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc())
+                                .limit(limit)))
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ def resolve_runs(session: Session, *, from_run: int | None = None, to_run: int |
     if from_run is not None:
         before = require_run(session, from_run)
     else:
-        stmt = select(ScoreRun).where(ScoreRun.id < to.id)
+        stmt = select(ScoreRun).where(ScoreRun.id != to.id, ScoreRun.observation_end <= to.observation_end)
         if since_days is not None:
             from datetime import timedelta
 
@@ -291,3 +292,25 @@ def moved_customers(session: Session, from_segment: str, to_segment: str, *, fro
                    CustomerScore.customer_id.in_(ids))
             .order_by(CustomerScore.total_spend.desc(), CustomerScore.customer_id).limit(limit))
     return [_fan_row(score, customer) for score, customer in session.execute(stmt)]
+
+
+def has_runs(engine: Engine) -> bool:
+    """Whether any scoring run is stored."""
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(ScoreRun.__table__)) > 0
+
+
+def ledger_last_day(engine: Engine, settings: Settings) -> date | None:
+    """The business-calendar day of the newest order (None for an empty ledger)."""
+    from ravingfans.db.models import Order
+
+    with engine.connect() as conn:
+        latest = conn.scalar(select(func.max(Order.__table__.c.placed_at)))
+    if latest is None:
+        return None
+    moment = latest if isinstance(latest, datetime) else datetime.fromisoformat(str(latest))
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(settings.zone).date()
