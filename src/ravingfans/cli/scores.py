@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
     app.command("score")(score)
     app.command("fans")(fans)
     app.command("segments")(segments)
+    app.command("slipping")(slipping)
+    app.command("appeal")(appeal)
     app.command("customer")(customer)
     app.command("analyze")(analyze)
 
@@ -286,3 +288,60 @@ def _check_zone(name: str) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationFailed(f"--time-zone {name!r} is not a time zone; use an IANA name such as "
                                "'Europe/Berlin'.", field="time_zone") from None
+
+
+def slipping(
+    limit: int = typer.Option(25, "--limit", min=1, help="How many to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+) -> None:
+    """Fans who are slipping away, most value at risk first, each with the reason in words."""
+    from ravingfans.services.insights import slipping as find_slipping
+
+    settings = context.settings()
+    db = context.database()
+    try:
+        with db.session() as session:
+            run, rows = find_slipping(session, db.engine, settings, limit=limit)
+    finally:
+        db.dispose()
+    if as_json:
+        for row in rows:
+            stdout.print(json.dumps(row.__dict__), markup=False, highlight=False, soft_wrap=True)
+        return
+    stdout.print(f"Slipping fans as of {run.observation_end.isoformat()} (run #{run.id}), most value at risk first:",
+                 markup=False, highlight=False)
+    for r in rows:
+        stdout.print(f"{r.rank:>3}. #{r.customer_id} {r.name} ({r.segment or 'no segment'}): "
+                     f"{settings.currency} {r.value_at_risk:,.0f} a year at risk; {r.reason}",
+                     markup=False, highlight=False, soft_wrap=True)
+    if not rows:
+        info("No fan is slipping away by these measures.")
+
+
+def appeal(
+    dimension: list[str] = typer.Option([], "--dimension",
+                                        help="category, product, channel, location or employee (repeatable; default all)."),
+    all_rows: bool = typer.Option(False, "--all", help="Also list what is not significant."),
+    limit: int = typer.Option(30, "--limit", min=1, help="How many rows to list."),
+) -> None:
+    """What appeals to your fans: what they buy, where and from whom, more often than everyone else."""
+    from rich.table import Table
+
+    from ravingfans.services.insights import DIMENSIONS, fan_affinity
+
+    settings = context.settings()
+    db = context.database()
+    try:
+        with db.session() as session:
+            run, table_ = fan_affinity(session, db.engine, settings, dimensions=tuple(dimension) or DIMENSIONS)
+    finally:
+        db.dispose()
+    shown = table_ if all_rows else table_.filter(table_["significant"])
+    table = Table("what", "value", "fans", "customers", "share of fans", "share of all", "lift", "q",
+                  title=f"What appeals to fans (Champions and Loyal) as of {run.observation_end.isoformat()}")
+    for r in shown.head(limit).iter_rows(named=True):
+        table.add_row(r["dimension"], r["value"], f"{r['fan_customers']:,}", f"{r['customers']:,}",
+                      f"{r['fan_share']:.0%}", f"{r['base_share']:.0%}", f"{r['lift']:.2f}", f"{r['q_value']:.2g}")
+    stdout.print(table, markup=False, highlight=False)
+    if shown.height == 0:
+        info("Nothing stands out significantly among fans." + ("" if all_rows else " See all rows with --all."))
