@@ -12,17 +12,19 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, expit, gammaln
+from scipy.special import betaln, digamma, expit, gammaln
 
 from ravingfans.analytics.btyd.fitting import (
     MIN_REPEAT_BUYERS,
     FloatArray,
     as_float_array,
     check_rfm,
+    Compressed,
     compressed,
     hyp2f1_robust,
     maximise,
     require_repeat_buyers,
+    wsum,
 )
 from ravingfans.errors import ValidationFailed
 
@@ -71,19 +73,80 @@ def log_likelihood_rows(r: float, alpha: float, a: float, b: float, x: FloatArra
     return common + np.logaddexp(term1, term2)
 
 
+class _Likelihood:
+    """The total BG/NBD log-likelihood of a compressed table and its analytic gradient, for the optimiser.
+
+    Everything that depends on a row only through x, t_x or T (gammaln/betaln/digamma in x, log(alpha + T))
+    is computed once per distinct value and gathered, so one call costs a few passes over the rows.
+    """
+
+    def __init__(self, c: Compressed) -> None:
+        self.w = c.count
+        self.n = float(c.count.sum())
+        self.ux, self.ix = np.unique(c.frequency, return_inverse=True)
+        self.wx = np.bincount(self.ix, weights=self.w, minlength=self.ux.size)  # customers per distinct x
+        self.ut, self.it = np.unique(c.recency, return_inverse=True)
+        self.uT, self.iT = np.unique(c.T, return_inverse=True)
+        self.x = c.frequency
+        self.has = c.frequency > 0
+        self.ux_has = self.ux > 0
+        self.ux_safe = np.where(self.ux_has, self.ux, 1.0)  # the t_x term is absent at x = 0
+
+    def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
+        """Total log-likelihood (eq. 6 of FHL 2005, weighted by count) and its gradient in (r, alpha, a, b)."""
+        r, alpha, a, b = (float(v) for v in params)
+        ux, ux_safe, has_u = self.ux, self.ux_safe, self.ux_has
+        log_aT = np.log(alpha + self.uT)
+        log_at = np.log(alpha + self.ut)
+        # per distinct x: beta functions of the two terms, relative to betaln(a, b)
+        lb_a = betaln(a, b + ux)
+        lb_b = np.where(has_u, betaln(a + 1, b + ux_safe - 1), -np.inf)
+        rx = r + self.x
+        term_a = lb_a[self.ix] - rx * log_aT[self.iT]
+        term_b = lb_b[self.ix] - rx * log_at[self.it]  # -inf where x = 0: lb_b is -inf there
+        diff = term_b - term_a
+        # logaddexp(term_a, term_b), written out: np.logaddexp is several times slower on large arrays
+        mix = np.maximum(term_a, term_b) + np.log1p(np.exp(-np.abs(diff)))
+        share_b = np.exp(term_b - mix)  # the t_x term's share of the likelihood
+        share_a = 1.0 - share_b
+        w = self.w
+        n = self.n
+        const = (wsum(self.wx, gammaln(r + ux)) - n * gammaln(r) + n * r * np.log(alpha)
+                 - n * betaln(a, b))
+        total = const + wsum(w, mix)
+        wa, wb = w * share_a, w * share_b
+        wa_T = np.bincount(self.iT, weights=wa * rx, minlength=self.uT.size)
+        wb_t = np.bincount(self.it, weights=wb * rx, minlength=self.ut.size)
+        wa_Tl = np.bincount(self.iT, weights=wa, minlength=self.uT.size)
+        wb_tl = np.bincount(self.it, weights=wb, minlength=self.ut.size)
+        wb_x = np.bincount(self.ix, weights=wb, minlength=ux.size)
+        wa_x = self.wx - wb_x
+        d_r = (wsum(self.wx, digamma(r + ux)) - n * digamma(r) + n * np.log(alpha)
+               - wsum(wa_Tl, log_aT) - wsum(wb_tl, log_at))
+        d_alpha = n * r / alpha - float(np.sum(wa_T / (alpha + self.uT))) - float(np.sum(wb_t / (alpha + self.ut)))
+        psi_abx = digamma(a + b + ux)
+        psi_ab = digamma(a + b)
+        d_a = (-n * (digamma(a) - psi_ab) + wsum(wa_x, digamma(a) - psi_abx)
+               + wsum(wb_x, digamma(a + 1) - psi_abx))
+        d_b = (-n * (digamma(b) - psi_ab) + wsum(wa_x, digamma(b + ux) - psi_abx)
+               + wsum(wb_x, np.where(has_u, digamma(b + ux_safe - 1), 0.0) - psi_abx * has_u))
+        return total, np.array([d_r, d_alpha, d_a, d_b])
+
+
 def fit(data: Any = None, *, frequency: ArrayLike | None = None, recency: ArrayLike | None = None,
         T: ArrayLike | None = None, count: ArrayLike | None = None,
         min_repeat_buyers: int = MIN_REPEAT_BUYERS) -> BgNbdFit:
     """Fit BG/NBD by maximum likelihood on the compressed (frequency, recency, T, count) table."""
     c = compressed(data, frequency=frequency, recency=recency, T=T, count=count)
     require_repeat_buyers(c.n_repeat_buyers, MODEL, min_repeat_buyers)
+    likelihood = _Likelihood(c)
 
     def total(params: FloatArray) -> float:
-        r, alpha, a, b = params
-        return float(np.dot(c.count, log_likelihood_rows(r, alpha, a, b, c.frequency, c.recency, c.T)))
+        return likelihood(params)[0]
 
     scale_guess = float(np.average(c.T, weights=c.count))
-    res = maximise(total, [1.0, max(scale_guess / 10, 1e-3), 1.0, 1.0], MODEL, c.n_repeat_buyers)
+    res = maximise(total, [1.0, max(scale_guess / 10, 1e-3), 1.0, 1.0], MODEL, c.n_repeat_buyers,
+                   log_lik_grad=likelihood)
     (r, alpha, a, b), se = res.params, res.stderr
     return BgNbdFit(r=float(r), alpha=float(alpha), a=float(a), b=float(b), r_se=float(se[0]),
                     alpha_se=float(se[1]), a_se=float(se[2]), b_se=float(se[3]),

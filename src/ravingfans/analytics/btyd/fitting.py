@@ -22,6 +22,7 @@ DAYS_PER_MONTH = 365.25 / 12
 """The month the CLV sum steps over, in days (lifetimes uses 4.345 weeks or 30 days)."""
 
 _LOG_BOUND = 15.0  # log-parameters live in [-15, 15]: e^15 is ~3.3 million, far outside any sane fit
+_FAR = 9.0  # beyond e^+-9 (8,100 or 1/8,100) a parameter whose Hessian is not positive definite ran off
 
 
 class NotEnoughData(ValidationFailed):
@@ -138,8 +139,29 @@ def _hessian(f: Callable[[FloatArray], float], z: FloatArray, step: float = 1e-4
     return h
 
 
-def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model: str, n_repeat: int) -> MLEResult:
-    """Maximise a total log-likelihood over positive parameters (optimised on their logs); SEs by delta method."""
+def _hessian_from_gradient(g: Callable[[FloatArray], FloatArray], z: FloatArray, step: float = 1e-5) -> FloatArray:
+    """Central differences of an analytic gradient, symmetrised: 2n gradient calls, O(step^2) exact."""
+    n = z.size
+    h = np.empty((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = step
+        h[i] = (g(z + e) - g(z - e)) / (2 * step)
+    return (h + h.T) / 2
+
+
+LogLikGrad = Callable[[FloatArray], tuple[float, FloatArray]]
+"""Total log-likelihood and its gradient with respect to the (positive) parameters."""
+
+
+def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model: str, n_repeat: int,
+             log_lik_grad: LogLikGrad | None = None) -> MLEResult:
+    """Maximise a total log-likelihood over positive parameters (optimised on their logs); SEs by delta method.
+
+    With ``log_lik_grad`` (value and analytic gradient) L-BFGS-B takes exact gradients, which is what makes
+    a fit on a million customers take milliseconds per step instead of 2n + 1 likelihood calls, and the
+    Hessian for the standard errors is a central difference of that gradient.
+    """
     scale = max(n_repeat, 1)
 
     def objective(z: FloatArray) -> float:
@@ -147,27 +169,37 @@ def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model:
             value = -log_lik(np.exp(z)) / scale
         return float(value) if np.isfinite(value) else 1e300
 
+    def objective_grad(z: FloatArray) -> tuple[float, FloatArray]:
+        assert log_lik_grad is not None
+        theta = np.exp(z)
+        with np.errstate(all="ignore"):
+            value, grad = log_lik_grad(theta)
+        gz = -np.asarray(grad, dtype=np.float64) * theta / scale  # chain rule: d/dz = theta * d/dtheta
+        if not (np.isfinite(value) and np.all(np.isfinite(gz))):
+            return 1e300, np.zeros_like(z)
+        return -float(value) / scale, gz
+
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
     z0 = np.log(np.asarray(x0, dtype=np.float64))
-    res = minimize(objective, z0, method="L-BFGS-B", jac="3-point", bounds=bounds,
+    fun: Any = objective_grad if log_lik_grad is not None else objective
+    jac: Any = True if log_lik_grad is not None else "3-point"
+    res = minimize(fun, z0, method="L-BFGS-B", jac=jac, bounds=bounds,
                    options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
     if not res.success:  # polish with a derivative-free pass, then try once more
         res2 = minimize(objective, res.x, method="Nelder-Mead", bounds=bounds,
                         options={"maxiter": 8000, "xatol": 1e-9, "fatol": 1e-13})
-        res3 = minimize(objective, np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND), method="L-BFGS-B",
-                        jac="3-point", bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+        res3 = minimize(fun, np.clip(res2.x, -_LOG_BOUND, _LOG_BOUND), method="L-BFGS-B",
+                        jac=jac, bounds=bounds, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
         res = min((res, res2, res3), key=lambda r: r.fun)
     z = np.asarray(res.x, dtype=np.float64)
     with np.errstate(all="ignore"):
         ll = float(log_lik(np.exp(z)))
-    if not np.isfinite(ll) or np.any(np.abs(z) >= _LOG_BOUND - 1e-3):
-        raise NotEnoughData(
-            f"{model} could not be fitted to these {n_repeat} repeat buyer(s): its best estimates run off to "
-            "zero or infinity (for example when nobody seems to drop out), so its numbers would mean nothing.",
-            field="frequency",
-            hint="The data do not pin the model down; use the simple recency/frequency summaries.",
-        )
-    hess = _hessian(lambda zz: -float(log_lik(np.exp(zz))), z)
+    hess = np.full((z.size, z.size), np.nan)
+    if np.isfinite(ll):
+        if log_lik_grad is not None:
+            hess = _hessian_from_gradient(lambda zz: objective_grad(zz)[1] * scale, z)  # of -LL in z
+        else:
+            hess = _hessian(lambda zz: -float(log_lik(np.exp(zz))), z)
     converged = bool(res.success)
     try:
         cov = np.linalg.inv(hess)
@@ -175,10 +207,26 @@ def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model:
         if not np.all(np.isfinite(var)) or np.any(var <= 0) or np.any(np.linalg.eigvalsh(hess) <= 0):
             raise np.linalg.LinAlgError("Hessian not positive definite")
         stderr = np.exp(z) * np.sqrt(var)  # delta method: d exp(z) / dz = exp(z)
-    except np.linalg.LinAlgError:
+    except (np.linalg.LinAlgError, ValueError):
         stderr = np.full(z.size, np.nan)
         converged = False
+    # no interior maximum: at the bound, or (with exact gradients, which stop on a flat ridge before the
+    # bound) far out where the likelihood has no curvature left
+    far_out = np.any(np.abs(z) >= _LOG_BOUND - 1e-3) or (not converged and np.any(np.abs(z) >= _FAR))
+    if not np.isfinite(ll) or far_out:
+        raise NotEnoughData(
+            f"{model} could not be fitted to these {n_repeat} repeat buyer(s): its best estimates run off to "
+            "zero or infinity (for example when nobody seems to drop out), so its numbers would mean nothing.",
+            field="frequency",
+            hint="The data do not pin the model down; use the simple recency/frequency summaries.",
+        )
     return MLEResult(params=np.exp(z), stderr=stderr, log_likelihood=ll, converged=converged)
+
+
+def wsum(weights: FloatArray, values: FloatArray) -> float:
+    """sum(weights * values) without BLAS: np.dot hands long vectors to a threaded BLAS, which can stall
+    for many milliseconds on a busy two-core machine, while one multiply and one sum never do."""
+    return float(np.multiply(weights, values).sum())
 
 
 def log_diff_exp(a: FloatArray, b: FloatArray) -> FloatArray:
