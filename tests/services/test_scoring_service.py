@@ -1,0 +1,145 @@
+"""Scoring runs on the database (SQLite and PostgreSQL): snapshots, fans, values, segment moves, insights."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from ravingfans.clock import fixed
+from ravingfans.config import Settings
+from ravingfans.db import Database
+from ravingfans.db.models import Customer, CustomerScore, ScoreRun
+from ravingfans.demo.generator import generate
+from ravingfans.demo.load import load
+from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.services import scoring as svc
+from ravingfans.services.duplicates import merge_customers
+from ravingfans.services.insights import fan_affinity, slipping
+
+NOW = fixed(datetime(2026, 11, 2, 12, tzinfo=UTC))
+END = date(2026, 10, 31)
+MID = date(2026, 4, 30)
+
+
+@pytest.fixture(scope="module")
+def business():
+    return generate(seed=11, customers=400, years=2)
+
+
+@pytest.fixture
+def shop(db: Database, settings: Settings, business) -> Settings:
+    load(business, db.engine)
+    return settings.model_copy(update={"time_zone": business.time_zone})
+
+
+def test_a_run_stores_every_customer_with_its_parameters(db: Database, shop: Settings) -> None:
+    result = svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        run = s.get(ScoreRun, result.run_id)
+        stored = s.scalar(select(func.count()).select_from(CustomerScore).where(CustomerScore.run_id == run.id))
+    assert stored == result.customers == run.customers > 300
+    assert run.model == "bgnbd" and run.observation_end == END
+    assert set(run.params["bgnbd"]) >= {"r", "alpha", "a", "b", "stderr"}
+    frame = svc.run_frame(db.engine, run.id)
+    assert frame.height == stored
+    assert frame["p_alive"].null_count() == 0 and frame["segment"].null_count() == 0
+    # The stored numbers are the pure scoring's numbers.
+    expected = result.scoring.table.sort("customer_id")
+    assert frame.sort("customer_id")["clv"].to_list() == pytest.approx(expected["clv"].to_list())
+
+
+def test_fans_are_champions_and_loyal_sorted_by_value(db: Database, shop: Settings) -> None:
+    svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        rows = svc.fans(s, limit=500)
+        by_spend = svc.fans(s, sort="spend", limit=5)
+        with pytest.raises(ValidationFailed, match="cannot sort by 'age'"):
+            svc.fans(s, sort="age")
+    assert rows and {r.segment for r in rows} <= {"Champions", "Loyal"}
+    values = [r.clv for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert [r.total_spend for r in by_spend] == sorted((r.total_spend for r in by_spend), reverse=True)
+
+
+def test_no_run_yet_says_how_to_make_one(db: Database) -> None:
+    with db.session() as s, pytest.raises(NotFound, match="Nobody has been scored yet"):
+        svc.fans(s)
+
+
+def test_an_empty_ledger_is_refused_with_the_fix(db: Database, settings: Settings) -> None:
+    with pytest.raises(ValidationFailed, match="no orders to score") as err:
+        svc.score_database(db.engine, settings, clock=NOW)
+    assert "ravingfans import orders" in str(err.value)
+
+
+def test_a_future_day_is_refused(db: Database, shop: Settings) -> None:
+    with pytest.raises(ValidationFailed, match="in the future"):
+        svc.score_database(db.engine, shop, until=date(2027, 1, 1), clock=NOW)
+
+
+def test_customer_value_explains_and_keeps_history(db: Database, shop: Settings) -> None:
+    svc.score_database(db.engine, shop, until=MID, clock=NOW)
+    svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        top = svc.fans(s, limit=1)[0]
+        value = svc.customer_value(s, top.customer_id, shop)
+    assert value is not None and value.observation_end == END
+    assert [h.observation_end for h in value.history][-1] == END
+    text = " ".join(value.explanation)
+    assert top.segment in text and "P(alive)" in text and "lifetime value" in text
+    with db.session() as s, pytest.raises(NotFound):
+        svc.customer_value(s, 10**9, shop)
+
+
+def test_segment_moves_between_runs(db: Database, shop: Settings) -> None:
+    first = svc.score_database(db.engine, shop, until=MID, clock=NOW)
+    second = svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        migration = svc.segment_migration(s, since_days=90)
+        assert (migration.from_run.id, migration.to_run.id) == (first.run_id, second.run_id)
+        both = s.scalar(select(func.count()).select_from(CustomerScore).where(
+            CustomerScore.run_id == first.run_id))
+        assert sum(migration.counts.values()) == both
+        a, b, n = migration.moved()[0]
+        movers = svc.moved_customers(s, a, b, since_days=90, limit=1000)
+        assert len(movers) == n and all(m.segment == b for m in movers)
+        with pytest.raises(NotFound, match="no earlier scoring run"):
+            svc.segment_migration(s, since_days=400)
+
+
+def test_merge_drops_the_merged_records_scores_and_keeps_the_kept_ones(db: Database, shop: Settings) -> None:
+    svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        keep, other = [r.customer_id for r in svc.fans(s, limit=2)]
+    with db.session(write=True) as s:
+        merge_customers(s, keep, other)
+    with db.session() as s:
+        owners = s.scalars(select(CustomerScore.customer_id).where(CustomerScore.customer_id.in_([keep, other])))
+        assert list(owners) == [keep]
+
+
+def test_slipping_fans_come_with_reasons_and_names(db: Database, shop: Settings) -> None:
+    svc.score_database(db.engine, shop, until=MID, clock=NOW)
+    svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        run, rows = slipping(s, db.engine, shop, limit=10)
+        names = {c.id: c.display_name for c in s.scalars(select(Customer))}
+    assert run.observation_end == END
+    assert rows, "the demo has lapsing fans"
+    assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
+    assert all(r.reason and r.name == names[r.customer_id] for r in rows)
+    assert [r.value_at_risk for r in rows] == sorted((r.value_at_risk for r in rows), reverse=True)
+
+
+def test_affinity_reads_categories_channels_and_staff(db: Database, shop: Settings) -> None:
+    svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        _run, table = fan_affinity(s, db.engine, shop, dimensions=("category", "channel", "employee"))
+        with pytest.raises(ValidationFailed, match="unknown dimension 'colour'"):
+            fan_affinity(s, db.engine, shop, dimensions=("colour",))
+    assert set(table["dimension"].unique()) == {"category", "channel", "employee"}
+    assert ((table["fan_customers"] <= table["customers"]) & (table["lift"] > 0)).all()
+    assert table.filter(pl.col("significant"))["q_value"].max() < 0.05 or not table["significant"].any()
