@@ -146,10 +146,12 @@ def markdown(results: list[Result], *, seed: int, customers: int, ks: tuple[int,
         "Positives: the demo's planted *lapsing fans* who had already placed their last order by the",
         "observation end. P@k = share of the top k who are such lapsing fans; R@k = share of them in the top k;",
         "gone@k = share of the top k who truly never order again (the rest of those are high-value regulars",
-        "who dropped out). \"no model\" empties P(alive): the small-shop fallback on the customer's own rhythm.",
+        "who dropped out); \"list\" = the same for the whole list. \"no model\" empties P(alive): the",
+        "small-shop fallback on the customer's own rhythm. Seconds: summary, scoring and the list.",
         "",
-        f"| observation end | P(alive) | positives | listed | {head} | gone@{ks[-1]} | whole list: P | R | gone | seconds |",
-        "| --- | --- | ---: | ---: | " + " | ".join("---: | ---:" for _ in ks) + " | ---: | ---: | ---: | ---: | ---: |",
+        f"| observation end | P(alive) | positives | listed | {head} | gone@{ks[-1]} | list P | list R | list gone "
+        "| seconds |",
+        "| --- | --- | ---: | ---: | " + " | ".join("---: | ---:" for _ in ks) + " |" + " ---: |" * 5,
     ]
     for r in results:
         cells = " | ".join(f"{r.at[k][0]:.2f} | {r.at[k][1]:.2f}" for k in ks)
@@ -177,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         at = "  ".join(f"P@{k}={p:.2f} R@{k}={rc:.2f} gone@{k}={g:.2f}" for k, (p, rc, g) in r.at.items())
         print(f"{r.observation_end} {'model   ' if r.model else 'no model'} positives={r.positives} "
-              f"listed={r.listed} {at}  recall(all)={r.recall_all:.2f} precision(all)={r.precision_all:.2f} gone(all)={r.gone_all:.2f} "
+              f"listed={r.listed} {at}  recall(all)={r.recall_all:.2f} precision(all)={r.precision_all:.2f} "
+              f"gone(all)={r.gone_all:.2f} "
               f"({r.seconds:.2f} s)")
     if args.markdown:
         args.markdown.write_text(markdown(results, seed=args.seed, customers=args.customers, ks=KS))

@@ -8,8 +8,8 @@ For each value of a dimension (a product, a category, a channel, ...) count the 
 * ``lift = fan_share / base_share``: how many times more common the value is among fans than in
   general (1 = no difference). Support and lift are the measures of association-rule mining (Agrawal,
   Imielinski & Swami 1993, "Mining association rules between sets of items in large databases",
-  SIGMOD; lift as "interest" in Brin, Motwani, Ullman & Tsur 1997), here for the rule "has value ->
-  is a fan".
+  SIGMOD; lift as "interest" in Brin, Motwani & Silverstein 1997, "Beyond market baskets", SIGMOD),
+  here for the rule "has value -> is a fan".
 * A one-sided hypergeometric test asks how likely it is to find at least ``fan_customers`` fans
   when ``customers`` people are drawn at random from ``N`` of whom ``K`` are fans (Fisher's exact test
   for over-representation). The p-values of every value tested are adjusted together for the false

@@ -11,9 +11,9 @@ Champions, Loyal, At Risk and Can't Lose Them columns of the RFM grid.
 
 * ``overdue``: the time since the last visit is well beyond the customer's own rhythm,
   ``days_since_last > max(gap_multiple * mean_gap, mean_gap + gap_sds * gap_std)`` (defaults 2 and 2;
-  the spread term only when ``gap_std`` is known). The customer's own inter-purchase gaps as the
-  yardstick follow the "buying cycle" idea of Gupta & Zeithaml (2006, Marketing Science 25(6)) and
-  the individual-level recency rules compared in Wübben & Wangenheim (2008, J. Marketing 72(3)).
+  the spread term only when ``gap_std`` is known). Judging the silence against the customer's own
+  inter-purchase gaps is the individual-level version of the hiatus rules that Wübben & Wangenheim
+  (2008, "Instant customer base analysis", J. Marketing 72(3)) found to rival the BTYD models.
 * ``p_alive_low``: P(alive) from the BG/NBD model (Fader, Hardie & Lee 2005) below ``p_alive_below``;
   ``p_alive_dropped``: it fell by at least ``p_alive_drop`` since a previous snapshot (``previous``).
   When no model was fitted (``p_alive`` null, a small business) only the rhythm signals count.
