@@ -229,3 +229,19 @@ def test_facts_errors_name_the_table_and_column() -> None:
     facts = affinity_facts(ORDERS.rename({"customer_id": "cid"}), LINES.with_columns(pl.col("product").alias("sku")),
                            dimensions=["brand"], columns={"brand": "sku"}, customer_id_col="cid")
     assert facts.columns == ["cid", "dimension", "value"] and set(facts["dimension"]) == {"brand"}
+
+
+def test_facts_per_order_compare_baskets_not_customers() -> None:
+    facts = affinity_facts(ORDERS, LINES, dimensions=["category", "channel"], per_order=True)
+    assert facts.columns == ["order_id", "customer_id", "dimension", "value"]
+    got = {(r["order_id"], r["dimension"], r["value"]) for r in facts.to_dicts()}
+    assert got == {("o1", "category", "shoes"), ("o1", "category", "socks"), ("o2", "category", "shoes"),
+                   ("o3", "category", "hats"), ("o4", "category", "socks"), ("o1", "channel", "store"),
+                   ("o2", "channel", "web"), ("o3", "channel", "store"), ("o4", "channel", "phone")}
+    fan_orders = facts.filter(pl.col("customer_id") == "A").select("order_id")
+    out = affinity(facts, fan_orders, customer_id_col="order_id", dimension_col="dimension",
+                   min_fan_customers=0, min_support=0.0)
+    # A's two orders both hold shoes; 2 of the 4 orders do: lift (2/2) / (2/4) = 2
+    shoes = out.filter((pl.col("dimension") == "category") & (pl.col("value") == "shoes")).row(0, named=True)
+    assert (shoes["fan_customers"], shoes["customers"], shoes["fans"], shoes["population"]) == (2, 2, 2, 4)
+    assert shoes["lift"] == pytest.approx(2.0)

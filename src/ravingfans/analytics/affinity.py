@@ -172,6 +172,7 @@ def affinity_facts(
     customer_id_col: str = "customer_id",
     order_id_col: str = "order_id",
     amount_col: str | None = "amount",
+    per_order: bool = False,
 ) -> pl.DataFrame:
     """A long facts table (customer_id, dimension, value) from orders and their lines, for :func:`affinity`.
 
@@ -182,6 +183,12 @@ def affinity_facts(
     employee_id, product, category); any other name in ``dimensions`` must be mapped there, and is read
     from ``orders`` if that table has the column, else from ``lines``. Cancelled orders are the
     caller's to leave out. Missing values (web orders have no employee) give no fact.
+
+    Fans buy more often, so with customers as the unit they "have" more of everything and lift partly
+    measures how much they buy. ``per_order=True`` gives one row per *order* and value instead, with
+    columns ``order_id_col, customer_id_col, dimension, value``: pass ``customer_id_col=order_id_col``
+    and the fans' orders to :func:`affinity` to compare what is in fans' orders with what is in
+    everyone's (a customer's orders are alike, so read its p-values as optimistic).
     """
     mapping = {**ORDER_DIMENSIONS, **LINE_DIMENSIONS, **(dict(columns) if columns else {})}
     olf, _ = _as_lazy(orders)
@@ -189,6 +196,7 @@ def affinity_facts(
     require_columns(order_schema, [customer_id_col], table="orders")
     llf = None
     parts: list[pl.LazyFrame] = []
+    oid = [pl.col(order_id_col)] if per_order else []
     for dim in dict.fromkeys(dimensions):
         col = mapping.get(dim)
         if col is None:
@@ -200,7 +208,9 @@ def affinity_facts(
             from_lines = col not in order_schema and lines is not None
         if not from_lines:
             require_columns(order_schema, [col], table="orders")
-            src = olf.select(pl.col(customer_id_col).alias("customer_id"), pl.col(col).alias("value"))
+            if per_order:
+                require_columns(order_schema, [order_id_col], table="orders")
+            src = olf.select(*oid, pl.col(customer_id_col).alias("customer_id"), pl.col(col).alias("value"))
         else:
             if lines is None:
                 raise ValidationFailed(f"dimension {dim!r} comes from order lines: pass the lines table",
@@ -215,12 +225,13 @@ def affinity_facts(
                 llf = llf.join(olf.select(order_id_col, pl.col(customer_id_col).alias("_cid")),
                                on=order_id_col, how="inner")
             require_columns(llf.collect_schema(), [col], table="lines")
-            src = llf.select(pl.col("_cid").alias("customer_id"), pl.col(col).alias("value"))
-        parts.append(src.select(pl.col("customer_id"), pl.lit(dim).alias("dimension"),
+            src = llf.select(*oid, pl.col("_cid").alias("customer_id"), pl.col(col).alias("value"))
+        parts.append(src.select(*oid, pl.col("customer_id"), pl.lit(dim).alias("dimension"),
                                 pl.col("value").cast(pl.String)).drop_nulls())
     if not parts:
         raise ValidationFailed("name at least one dimension", field="dimensions")
-    out = pl.concat(parts).unique().sort("dimension", "value", "customer_id").collect()
+    keys = ["dimension", "value", "customer_id"] + ([order_id_col] if per_order else [])
+    out = pl.concat(parts).unique().sort(keys).collect()
     return out.rename({"customer_id": customer_id_col}) if customer_id_col != "customer_id" else out
 
 
