@@ -161,8 +161,9 @@ def test_pareto_nbd_and_other_table_kinds(ledger: pl.DataFrame) -> None:
 
 def test_customers_first_seen_on_the_calibration_end_are_left_out(ledger: pl.DataFrame) -> None:
     cal_end = date(2023, 6, 30)
-    late = pl.DataFrame({"customer_id": ["late"], "order_id": ["x"], "timestamp": [datetime(2023, 6, 30, 12, tzinfo=UTC)],
-                         "amount": [10.0]}, schema=ledger.schema)
+    noon = datetime(2023, 6, 30, 12, tzinfo=UTC)
+    late = pl.DataFrame({"customer_id": ["late"], "order_id": ["x"], "timestamp": [noon], "amount": [10.0]},
+                        schema=ledger.schema)
     res = holdout_check(pl.concat([ledger, late]), calibration_end=cal_end, observation_end=date(2023, 12, 31))
     assert "late" not in res.customers["customer_id"].to_list()
     assert (res.customers["T_cal"] > 0).all()
