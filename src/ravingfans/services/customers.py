@@ -22,20 +22,33 @@ from typing import Any, Literal, TypeVar, cast
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, load_only, selectinload
 
 from ravingfans.clock import Clock, utcnow
-from ravingfans.db.models import CHANNELS, KINDS, RATINGS, Consent, Customer, Employee, Interaction, Note, Order
+from ravingfans.db.models import (
+    CHANNELS,
+    KINDS,
+    RATINGS,
+    Consent,
+    Customer,
+    CustomerScore,
+    Employee,
+    Interaction,
+    Note,
+    Order,
+    ScoreRun,
+)
 from ravingfans.errors import NotFound, ValidationFailed
 
-SortKey = Literal["name", "last_purchase", "total_spend"]
+SortKey = Literal["name", "last_purchase", "total_spend", "clv"]
 SortDirection = Literal["asc", "desc"]
-SORT_KEYS: tuple[SortKey, ...] = ("name", "last_purchase", "total_spend")
+SORT_KEYS: tuple[SortKey, ...] = ("name", "last_purchase", "total_spend", "clv")
 SORT_DIRECTIONS: tuple[SortDirection, ...] = ("asc", "desc")
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; larger numbers cannot name a row
 MAX_QUERY_LENGTH = 100
+MAX_SEGMENT_LENGTH = 40  # as long as CustomerScore.segment can be
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
@@ -50,6 +63,7 @@ FIELD_LABELS = {
     "direction": "Sort direction",
     "page": "Page",
     "per_page": "Page size",
+    "segment": "Segment",
     "body": "Note",
     "author": "Author",
     "channel": "Channel",
@@ -81,6 +95,9 @@ class CustomerRow:
     order_count: int
     total_spend: Decimal
     last_purchase_at: datetime | None
+    segment: str | None = None  # from the newest scoring run; None when they are not in it
+    clv: float | None = None
+    p_alive: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +111,9 @@ class CustomerPage:
     sort: SortKey
     direction: SortDirection
     query: str
+    segment: str = ""
+    run_id: int | None = None  # the newest scoring run the scores come from; None before the first
+    scored_as_of: date | None = None
 
     @property
     def pages(self) -> int:
@@ -454,7 +474,8 @@ def _stats_select() -> Select[Any]:
     )
 
 
-def _row(customer: Customer, order_count: int | None, spend: Decimal | None, last: datetime | None) -> CustomerRow:
+def _row(customer: Customer, order_count: int | None, spend: Decimal | None, last: datetime | None,
+         segment: str | None = None, clv: float | None = None, p_alive: float | None = None) -> CustomerRow:
     return CustomerRow(
         id=customer.id,
         name=customer.display_name,
@@ -464,10 +485,29 @@ def _row(customer: Customer, order_count: int | None, spend: Decimal | None, las
         order_count=order_count or 0,
         total_spend=spend if spend is not None else Decimal("0.00"),
         last_purchase_at=last,
+        segment=segment,
+        clv=clv,
+        p_alive=p_alive,
     )
 
 
 _LIST_COLUMNS = (Customer.first_name, Customer.last_name, Customer.email, Customer.phone, Customer.city)
+_SCORE_COLUMNS = (CustomerScore.segment, CustomerScore.clv, CustomerScore.p_alive)
+
+
+def newest_run(session: Session) -> tuple[int, date] | None:
+    """The newest scoring run's id and day: the latest day, the newest run on a tie (as scoring.latest_run)."""
+    row = session.execute(select(ScoreRun.id, ScoreRun.observation_end)
+                          .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1)).first()
+    return (row.id, row.observation_end) if row is not None else None
+
+
+def _check_segment(segment: str) -> str:
+    text = segment.strip()
+    if len(text) > MAX_SEGMENT_LENGTH or any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValidationFailed(f"Segment: at most {MAX_SEGMENT_LENGTH} characters, no control characters",
+                               field="segment")
+    return text
 
 
 def list_customers(
@@ -479,9 +519,15 @@ def list_customers(
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
     region: str = "US",
+    segment: str = "",
 ) -> CustomerPage:
-    """One page of customers, optionally filtered by a search ``query``, sorted by name, last purchase or spend."""
+    """One page of customers with their newest scores, filtered by search and segment, sorted by a column.
+
+    Scores come from the newest scoring run through one outer join on (run, customer), so a page
+    costs the same few queries however many rows it shows; customers not in that run get None.
+    """
     text = _check_query(query)
+    segment_text = _check_segment(segment)
     sort_key = cast(SortKey, _check_choice(sort, SORT_KEYS, "sort"))
     sort_dir = cast(SortDirection, _check_choice(direction, SORT_DIRECTIONS, "direction"))
     if not 1 <= page <= MAX_PAGE:
@@ -489,11 +535,18 @@ def list_customers(
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValidationFailed(f"Page size: must be between 1 and {MAX_PER_PAGE}", field="per_page")
 
-    where = _search_clause(text, region) if text else None
+    run = newest_run(session)
+    run_id = run[0] if run is not None else None
+    scored = and_(CustomerScore.customer_id == Customer.id, CustomerScore.run_id == run_id)
+    filters: list[ColumnElement[bool]] = []
+    if text:
+        filters.append(_search_clause(text, region))
+    if segment_text:
+        filters.append(CustomerScore.segment == segment_text)
     count = select(func.count()).select_from(Customer)
-    if where is not None:
-        count = count.where(where)
-    total = int(session.scalar(count) or 0)
+    if segment_text:
+        count = count.outerjoin(CustomerScore, scored)
+    total = int(session.scalar(count.where(*filters)) or 0)
     offset = (page - 1) * per_page
     descending = sort_dir == "desc"
 
@@ -508,38 +561,42 @@ def list_customers(
             then_first.desc() if descending else then_first.asc(),
             Customer.id.desc() if descending else Customer.id.asc(),
         ]
-        stmt = select(Customer).options(load_only(*_LIST_COLUMNS))
-        if where is not None:
-            stmt = stmt.where(where)
-        found = list(session.scalars(stmt.order_by(*order).offset(offset).limit(per_page)))
+        stmt = (select(Customer, *_SCORE_COLUMNS).options(load_only(*_LIST_COLUMNS))
+                .outerjoin(CustomerScore, scored).where(*filters))
+        found = list(session.execute(stmt.order_by(*order).offset(offset).limit(per_page)))
         stats: dict[int, Any] = {}
         if found:
-            ids = [c.id for c in found]
+            ids = [row[0].id for row in found]
             for row in session.execute(_stats_select().where(Order.customer_id.in_(ids))):
                 stats[row.customer_id] = row
         items = []
-        for customer in found:
+        for customer, seg, clv, p_alive in found:
             s = stats.get(customer.id)
             items.append(_row(customer, s.order_count if s else 0, s.total_spend if s else None,
-                              s.last_purchase_at if s else None))
+                              s.last_purchase_at if s else None, seg, clv, p_alive))
     else:
         sq = _stats_select().subquery()
-        key = sq.c.last_purchase_at if sort_key == "last_purchase" else func.coalesce(sq.c.total_spend, 0)
+        key: ColumnElement[Any] = {
+            "last_purchase": sq.c.last_purchase_at,
+            "total_spend": func.coalesce(sq.c.total_spend, 0),
+            "clv": CustomerScore.clv,
+        }[sort_key]
         stmt2 = (
-            select(Customer, sq.c.order_count, sq.c.total_spend, sq.c.last_purchase_at)
+            select(Customer, sq.c.order_count, sq.c.total_spend, sq.c.last_purchase_at, *_SCORE_COLUMNS)
             .options(load_only(*_LIST_COLUMNS))
             .outerjoin(sq, sq.c.customer_id == Customer.id)
+            .outerjoin(CustomerScore, scored)
+            .where(*filters)
         )
-        if where is not None:
-            stmt2 = stmt2.where(where)
         stmt2 = stmt2.order_by(
             (key.desc() if descending else key.asc()).nulls_last(),
             Customer.id.desc() if descending else Customer.id.asc(),
         )
-        items = [_row(c, n, spend, last) for c, n, spend, last in session.execute(stmt2.offset(offset).limit(per_page))]
+        items = [_row(*row) for row in session.execute(stmt2.offset(offset).limit(per_page))]
 
     return CustomerPage(items=items, total=total, page=page, per_page=per_page, sort=sort_key,
-                        direction=sort_dir, query=text)
+                        direction=sort_dir, query=text, segment=segment_text, run_id=run_id,
+                        scored_as_of=run[1] if run is not None else None)
 
 
 def search_customers(session: Session, query: str, *, limit: int = 20, region: str = "US") -> list[CustomerRow]:
