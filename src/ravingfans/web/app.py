@@ -26,6 +26,7 @@ from ravingfans.db import Database, open_database
 from ravingfans.errors import DatabaseError, NotFound, RavingFansError, ValidationFailed
 from ravingfans.services.customers import FIELD_LABELS
 from ravingfans.web.pages import customers as customer_pages
+from ravingfans.web.pages import scores as score_pages
 from ravingfans.web.security import SecurityMiddleware
 from ravingfans.web.templating import STATIC_DIR, build_templates
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(customer_pages.router)
+    app.include_router(score_pages.router)
     app.add_exception_handler(RavingFansError, domain_error_page)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 
@@ -9,15 +10,29 @@ CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "
 MISSING = "—"
 
 
-def format_money(amount: Decimal | int | None, currency: str) -> str:
-    """``$1,234.50``, ``-€3.00`` or ``1,234.50 CHF`` (no symbol known); a dash for None."""
-    if amount is None:
+def format_money(amount: Decimal | float | None, currency: str) -> str:
+    """``$1,234.50``, ``-€3.00`` or ``1,234.50 CHF`` (no symbol known); a dash for None (or a float NaN)."""
+    if amount is None or isinstance(amount, float) and not math.isfinite(amount):
         return MISSING
-    value = Decimal(amount)
+    value = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(amount)
     sign = "-" if value < 0 else ""
     digits = f"{abs(value):,.2f}"
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {currency.upper()}"
+
+
+def format_percent(share: float | None) -> str:
+    """``83%`` for 0.834; a dash for None or NaN (a score the model could not give)."""
+    if share is None or not math.isfinite(share):
+        return MISSING
+    return f"{share:.0%}"
+
+
+def format_number(value: float | None, digits: int = 1) -> str:
+    """``1.2`` (``digits`` decimals); a dash for None or NaN."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return f"{value:,.{digits}f}"
 
 
 def to_zone(value: datetime, zone: tzinfo) -> datetime:

@@ -14,6 +14,8 @@ from ravingfans.web.formatting import (
     format_date,
     format_datetime,
     format_money,
+    format_number,
+    format_percent,
     humanize,
     iso_utc,
 )
@@ -36,6 +38,8 @@ def build_templates(settings: Settings) -> Jinja2Templates:
     env.filters["localdate"] = partial(format_date, zone=zone)
     env.filters["money"] = partial(format_money, currency=settings.currency)
     env.filters["iso_utc"] = iso_utc
+    env.filters["percent"] = format_percent
+    env.filters["number"] = format_number
     env.filters["label"] = humanize
     env.globals["business_name"] = settings.business_name
     env.globals["time_zone"] = settings.time_zone

@@ -1,4 +1,4 @@
-"""Customer pages: the list with search and sorting, the profile, and its note and moment forms.
+"""Customer pages: the list with search, sorting and segments, the profile with its value, and its forms.
 
 Handlers only translate HTTP to service calls and back: reads on GET, writes on POST through a
 service function, then a 303 redirect so a reload never posts twice.
@@ -12,24 +12,27 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ravingfans.db.models import CHANNELS, KINDS, RATINGS
-from ravingfans.services import customers
+from ravingfans.db.models import CHANNELS, KINDS, RATINGS, ScoreRun
+from ravingfans.services import customers, scoring
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
+from ravingfans.web.pages.scores import segment_choices, unscored_reason
 
 router = APIRouter()
 
 SAVED_MESSAGES = {"note": "Note added.", "moment": "Moment of truth logged."}
-SORT_LABELS = {"name": "Name", "last_purchase": "Last purchase", "total_spend": "Total spend"}
+SORT_LABELS = {"name": "Name", "last_purchase": "Last purchase", "total_spend": "Total spend", "clv": "Value"}
 # Which way a column sorts first when clicked: names A-Z, money and recency biggest first.
-FIRST_DIRECTION = {"name": "asc", "last_purchase": "desc", "total_spend": "desc"}
+FIRST_DIRECTION = {"name": "asc", "last_purchase": "desc", "total_spend": "desc", "clv": "desc"}
 
 
 def list_url(query: str = "", sort: str = "name", direction: str = "asc", page: int = 1,
-             per_page: int = customers.DEFAULT_PER_PAGE) -> str:
+             per_page: int = customers.DEFAULT_PER_PAGE, segment: str = "") -> str:
     """The customer-list address for these settings, leaving defaults out."""
     params: dict[str, Any] = {}
     if query:
         params["q"] = query
+    if segment:
+        params["segment"] = segment
     if sort != "name":
         params["sort"] = sort
     if direction != "asc":
@@ -63,19 +66,20 @@ def customer_list(
     direction: Annotated[str, Query(alias="dir")] = "asc",
     page: int = 1,
     per_page: int = customers.DEFAULT_PER_PAGE,
+    segment: str = "",
 ) -> HTMLResponse:
-    """All customers, a page at a time, filtered by the search box and sorted by a column."""
+    """All customers, a page at a time, filtered by the search box and segment and sorted by a column."""
     result = customers.list_customers(session, query=q, sort=sort, direction=direction, page=page,
-                                      per_page=per_page, region=settings.default_region)
+                                      per_page=per_page, region=settings.default_region, segment=segment)
 
     def sort_url(key: str) -> str:
         if key == result.sort:
             flipped = "desc" if result.direction == "asc" else "asc"
-            return list_url(result.query, key, flipped, 1, result.per_page)
-        return list_url(result.query, key, FIRST_DIRECTION[key], 1, result.per_page)
+            return list_url(result.query, key, flipped, 1, result.per_page, result.segment)
+        return list_url(result.query, key, FIRST_DIRECTION[key], 1, result.per_page, result.segment)
 
     def page_url(number: int) -> str:
-        return list_url(result.query, result.sort, result.direction, number, result.per_page)
+        return list_url(result.query, result.sort, result.direction, number, result.per_page, result.segment)
 
     return templates.TemplateResponse(request, "customers/list.html", {
         "result": result,
@@ -84,6 +88,8 @@ def customer_list(
         "sort_url": sort_url,
         "page_url": page_url,
         "profile_url": profile_url,
+        "segments": segment_choices(session, result.run_id, result.segment),
+        "clear_segment_url": list_url(result.query, result.sort, result.direction, 1, result.per_page),
     })
 
 
@@ -92,15 +98,23 @@ def customer_profile(
     request: Request,
     customer_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     templates: TemplatesDep,
     saved: str = "",
 ) -> HTMLResponse:
-    """One customer's profile: who they are, what they like, what they bought, every moment and note."""
+    """One customer's profile: who they are, their value, what they like and bought, every moment and note."""
     profile = customers.get_profile(session, customer_id)
     employees = customers.list_employees(session)
+    value = scoring.customer_value(session, customer_id, settings)
+    newest = scoring.latest_run(session)
+    run = session.get(ScoreRun, value.run_id) if value is not None else None  # loaded already
     return templates.TemplateResponse(request, "customers/profile.html", {
         "profile": profile,
         "c": profile.customer,
+        "value": value,
+        "value_run": run,
+        "newest_run": newest,
+        "unscored": unscored_reason(profile, newest, settings) if value is None else None,
         "employees": employees,
         "channels": CHANNELS,
         "kinds": KINDS,
