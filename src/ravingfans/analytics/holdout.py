@@ -63,9 +63,8 @@ def parse_holdout(text: str) -> timedelta:
     unit = _ALIASES.get(match.group(2).lower()) if match else None
     if match is None or unit is None:
         raise ValidationFailed(
-            f"holdout {text!r} is not a length of time such as 26w, 180d, 6m or 1y",
-            field="holdout", hint="Write a whole number followed by d (days), w (weeks), m (months) or y (years).",
-        )
+            f"holdout {text!r} is not a length of time: write a whole number followed by d (days), w (weeks), "
+            "m (months) or y (years), such as 26w, 180d, 6m or 1y", field="holdout")
     n = int(match.group(1))
     days = round(n * _UNIT_DAYS[unit])
     if days < 1:
