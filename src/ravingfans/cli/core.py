@@ -8,8 +8,6 @@ import typer
 
 from ravingfans.cli import context
 from ravingfans.cli.output import info, stdout
-from ravingfans.db import make_engine
-from ravingfans.db.migrate import upgrade
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +28,9 @@ def config(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
 
 def init() -> None:
     """Create the database tables, or apply the migrations this version needs."""
+    from ravingfans.db import make_engine
+    from ravingfans.db.migrate import upgrade
+
     settings = context.settings()
     engine = make_engine(settings.database_url)
     try:

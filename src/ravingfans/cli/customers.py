@@ -7,12 +7,8 @@ import sys
 from enum import StrEnum
 
 import typer
-from rich.table import Table
-
 from ravingfans.cli import context
 from ravingfans.cli.output import info, stdout
-from ravingfans.ingest.export import neutralize
-from ravingfans.services.duplicates import find_duplicates, merge_customers, preview_merge
 
 
 class ListFormat(StrEnum):
@@ -34,6 +30,11 @@ def duplicates(
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (to read) or csv (to process)."),
 ) -> None:
     """List pairs of customers that look like one person (same e-mail or same phone)."""
+    from rich.table import Table
+
+    from ravingfans.ingest.export import neutralize
+    from ravingfans.services.duplicates import find_duplicates
+
     db = context.database()
     try:
         with db.session() as session:
@@ -65,6 +66,8 @@ def merge(
     yes: bool = typer.Option(False, "--yes", "-y", help="Merge without asking."),
 ) -> None:
     """Merge customer MERGE_ID into KEEP_ID: its orders, contacts, notes, consents and ids move over."""
+    from ravingfans.services.duplicates import merge_customers, preview_merge
+
     db = context.database()
     try:
         if not yes:

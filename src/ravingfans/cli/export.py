@@ -9,7 +9,6 @@ import typer
 
 from ravingfans.cli import context
 from ravingfans.cli.output import info
-from ravingfans.ingest.export import default_filename, export
 
 
 class Kind(StrEnum):
@@ -40,6 +39,8 @@ def export_command(
                                    help="File to write (default: KIND.FORMAT here); '-' is standard output (csv)."),
 ) -> None:
     """Export every customer, order line or interaction; times in RAVINGFANS_TIME_ZONE."""
+    from ravingfans.ingest.export import default_filename, export
+
     settings = context.settings()
     target = out if out is not None else default_filename(kind.value, fmt.value)
     db = context.database()

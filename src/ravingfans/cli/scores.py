@@ -324,7 +324,7 @@ def appeal(
     all_rows: bool = typer.Option(False, "--all", help="Also list what is not significant."),
     limit: int = typer.Option(30, "--limit", min=1, help="How many rows to list."),
 ) -> None:
-    """What appeals to your fans: what they buy, where and from whom, more often than everyone else."""
+    """What appeals to your fans: what they buy, where and from whom, more often than everyone else (per order)."""
     from rich.table import Table
 
     from ravingfans.services.insights import DIMENSIONS, fan_affinity
@@ -337,7 +337,7 @@ def appeal(
     finally:
         db.dispose()
     shown = table_ if all_rows else table_.filter(table_["significant"])
-    table = Table("what", "value", "fans", "customers", "share of fans", "share of all", "lift", "q",
+    table = Table("what", "value", "fan orders", "all orders", "share of fans' orders", "share of all", "lift", "q",
                   title=f"What appeals to fans (Champions and Loyal) as of {run.observation_end.isoformat()}")
     for r in shown.head(limit).iter_rows(named=True):
         table.add_row(r["dimension"], r["value"], f"{r['fan_customers']:,}", f"{r['customers']:,}",

@@ -13,8 +13,6 @@ import typer
 
 from ravingfans.cli import context
 from ravingfans.cli.output import info
-from ravingfans.config import get_settings
-from ravingfans.db import open_database
 from ravingfans.errors import ConfigError
 
 
@@ -77,6 +75,8 @@ def run_server(database_url: str, host: str, port: int, **overrides: Any) -> Non
     """
     import uvicorn
 
+    from ravingfans.config import get_settings
+    from ravingfans.db import open_database
     from ravingfans.web import create_app
 
     settings = get_settings(database_url=database_url, **overrides)

@@ -11,18 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-from sqlalchemy import BigInteger, Engine, func, select, type_coerce
+from typing import TYPE_CHECKING
 
-from ravingfans.db.models import Order, OrderLine
-from ravingfans.db.types import MONEY_SCALE
+import polars as pl
+
 from ravingfans.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 TRANSACTION_COLUMNS = ("customer_id", "order_id", "timestamp", "amount")
 
 
 def load_transactions(engine: Engine) -> pl.DataFrame:
     """Every non-cancelled order of a known customer, with its net amount, read in one query."""
+    # Imported here: reading a file (`analyze`) needs no database layer and should start fast.
+    from sqlalchemy import BigInteger, func, select, type_coerce
+
+    from ravingfans.db.models import Order, OrderLine
+    from ravingfans.db.types import MONEY_SCALE
+
     amount = func.coalesce(func.sum(type_coerce(OrderLine.__table__.c.amount, BigInteger)), 0)  # raw cents, no Decimal
     query = (
         select(Order.__table__.c.customer_id, Order.__table__.c.id.label("order_id"),
