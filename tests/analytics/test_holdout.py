@@ -180,6 +180,8 @@ def test_holdout_longer_than_the_history_is_refused(ledger: pl.DataFrame) -> Non
 def test_bad_periods_are_refused(ledger: pl.DataFrame) -> None:
     with pytest.raises(ValidationFailed, match="must come before the observation end"):
         holdout_check(ledger, calibration_end=date(2023, 12, 31), observation_end=date(2023, 12, 31))
+    with pytest.raises(ValidationFailed, match="must come after the first purchase"):
+        holdout_check(ledger, holdout="1w", observation_end=date(2021, 6, 1))
     with pytest.raises(ValidationFailed, match="not both or neither"):
         holdout_check(ledger)
     with pytest.raises(ValidationFailed, match="not both or neither"):

@@ -286,6 +286,9 @@ def _period(first_day: date, last_day: date, calibration_end: date | None, obser
         if isinstance(value, datetime) or (value is not None and not isinstance(value, date)):
             raise ValidationFailed(f"{name} must be a date (whole days), not {type(value).__name__}", field=name)
     obs_end = observation_end or last_day
+    if obs_end <= first_day:
+        raise ValidationFailed(f"the observation end {obs_end.isoformat()} must come after the first purchase "
+                               f"({first_day.isoformat()})", field="observation_end")
     if (calibration_end is None) == (holdout is None):
         raise ValidationFailed("give either a calibration end or a holdout length, not both or neither",
                                field="holdout")
