@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from ravingfans.cli import core, customers, data, demo, export, scores, serve
+from ravingfans.cli import core, customers, data, demo, export, scores, serve, validate
 from ravingfans.errors import RavingFansError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ data.register(app)
 export.register(app)
 customers.register(app)
 scores.register(app)
+validate.register(app)
 demo.register(app)
 serve.register(app)
 

@@ -40,6 +40,7 @@ from ravingfans.db.models import (
     ScoreRun,
 )
 from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.services.runs import latest_run
 
 SortKey = Literal["name", "last_purchase", "total_spend", "clv"]
 SortDirection = Literal["asc", "desc"]
@@ -496,10 +497,9 @@ _SCORE_COLUMNS = (CustomerScore.segment, CustomerScore.clv, CustomerScore.p_aliv
 
 
 def newest_run(session: Session) -> tuple[int, date] | None:
-    """The newest scoring run's id and day: the latest day, the newest run on a tie (as scoring.latest_run)."""
-    row = session.execute(select(ScoreRun.id, ScoreRun.observation_end)
-                          .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1)).first()
-    return (row.id, row.observation_end) if row is not None else None
+    """The current scoring run's id and day (the rule is :func:`ravingfans.services.runs.latest_run`)."""
+    run = latest_run(session)
+    return (run.id, run.observation_end) if run is not None else None
 
 
 def _check_segment(segment: str) -> str:

@@ -23,6 +23,9 @@ from ravingfans.db import write_transaction
 from ravingfans.db.models import Customer, CustomerScore, ScoreRun
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.ledger import load_transactions
+from ravingfans.services.runs import latest_run, list_runs, require_run
+
+__all__ = ["latest_run", "list_runs", "require_run"]  # re-exported: the edges import them from here too
 
 STORED_COLUMNS = tuple(c.name for c in CustomerScore.__table__.columns if c.name not in ("id", "run_id"))
 _INSERT_BATCH = 5_000
@@ -91,27 +94,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
         return None
     return value
-
-
-def latest_run(session: Session) -> ScoreRun | None:
-    """The run as of the latest day (the newest such run on a tie), or None before the first."""
-    return session.scalar(select(ScoreRun).order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1))
-
-
-def require_run(session: Session, run_id: int | None = None) -> ScoreRun:
-    """The named run (or the newest), refused with the fix when there is none."""
-    run = session.get(ScoreRun, run_id) if run_id is not None else latest_run(session)
-    if run is None:
-        if run_id is not None:
-            raise NotFound(f"There is no scoring run #{run_id}.", hint="List them with: ravingfans score --list")
-        raise NotFound("Nobody has been scored yet.", hint="Run: ravingfans score")
-    return run
-
-
-def list_runs(session: Session, limit: int = 20) -> list[ScoreRun]:
-    """The newest scoring runs first."""
-    return list(session.scalars(select(ScoreRun).order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc())
-                                .limit(limit)))
 
 
 @dataclass(frozen=True)
