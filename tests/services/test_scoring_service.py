@@ -81,13 +81,13 @@ def test_a_future_day_is_refused(db: Database, shop: Settings) -> None:
 
 
 def test_customer_value_explains_and_keeps_history(db: Database, shop: Settings) -> None:
-    svc.score_database(db.engine, shop, until=MID, clock=NOW)
     svc.score_database(db.engine, shop, until=END, clock=NOW)
+    svc.score_database(db.engine, shop, until=MID, clock=NOW)  # a backfill: newer run, older day
     with db.session() as s:
         top = svc.fans(s, limit=1)[0]
         value = svc.customer_value(s, top.customer_id, shop)
     assert value is not None and value.observation_end == END
-    assert [h.observation_end for h in value.history][-1] == END
+    assert [h.observation_end for h in value.history] == [MID, END]
     text = " ".join(value.explanation)
     assert top.segment in text and "P(alive)" in text and "lifetime value" in text
     with db.session() as s, pytest.raises(NotFound):

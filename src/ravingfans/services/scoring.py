@@ -187,7 +187,7 @@ class CustomerValue:
 
 
 def customer_value(session: Session, customer_id: int, settings: Settings) -> CustomerValue | None:
-    """The customer's value as of the newest run they appear in (None if never scored)."""
+    """The customer's value as of the latest-dated run they appear in (None if never scored)."""
     from ravingfans.analytics.explain import explain_scores
 
     customer = session.get(Customer, customer_id)
@@ -195,7 +195,8 @@ def customer_value(session: Session, customer_id: int, settings: Settings) -> Cu
         raise NotFound(f"There is no customer #{customer_id}.", hint="Find one with: ravingfans customers search")
     rows = session.execute(
         select(CustomerScore, ScoreRun).join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
-        .where(CustomerScore.customer_id == customer_id).order_by(ScoreRun.id.desc()).limit(60)
+        .where(CustomerScore.customer_id == customer_id)
+        .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(60)
     ).all()
     if not rows:
         return None
