@@ -12,8 +12,9 @@ The conventions are those of lifetimes' ``summary_data_from_transaction_data`` (
 Unlike lifetimes with ``freq="W"``, occasions are always calendar days: a weekly ``time_unit`` only
 rescales the durations (days / 7), it does not merge purchases made in the same week.
 
-Everything is a group-by, a join or a rank over a partition, so a SQL or Spark engine can run the same
-plan and get the same numbers.
+Everything is a group-by with per-customer aggregates (min, max, count, sum, the mean of all but the first
+occasion and the spread of the gaps between consecutive occasions), so a SQL or Spark engine can run the
+same plan and get the same numbers.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ SUMMARY_COLUMNS = (
 
 _DAY = "_day"
 _NET = "_net"
-_SEQ = "_seq"
+_GAP = "_gap"
+_REPEAT = "_repeat"
 
 
 def customer_summary(
@@ -100,28 +102,23 @@ def customer_summary(
     occasions = rows.with_columns(day.alias(_DAY)).group_by(cid, _DAY).agg(net)
     if monetary_value_col:
         occasions = occasions.filter(pl.col(_NET) > 0)
-    occasions = occasions.with_columns(pl.col(_DAY).rank("ordinal").over(cid).alias(_SEQ))
-
-    base = occasions.group_by(cid).agg(
+    # One sort of the occasions by customer and day, then plain aggregates over columns made with shift():
+    # the gap to the previous occasion and the amount of every occasion but the first. (Per-group sorts
+    # inside the aggregation, a rank window or a self-join each cost more than this one sort.)
+    occasions = occasions.sort(cid, _DAY)
+    same = pl.col(cid) == pl.col(cid).shift(1)
+    occasions = occasions.with_columns(
+        pl.when(same).then((pl.col(_DAY) - pl.col(_DAY).shift(1)).dt.total_days()).alias(_GAP),
+        *([pl.when(same).then(pl.col(_NET)).alias(_REPEAT)] if monetary_value_col else []),
+    )
+    out = occasions.group_by(cid).agg(
         pl.col(_DAY).min().alias("first_purchase"),
         pl.col(_DAY).max().alias("last_purchase"),
         pl.len().cast(pl.Int64).alias("purchases"),
-        *([pl.col(_NET).sum().alias("total_spend")] if monetary_value_col else []),
-    )
-    nxt = occasions.select(cid, (pl.col(_SEQ) - 1).alias(_SEQ), pl.col(_DAY).alias("_next_day"))
-    gaps = (
-        occasions.join(nxt, on=[cid, _SEQ], how="inner")
-        .group_by(cid)
-        .agg(((pl.col("_next_day") - pl.col(_DAY)).dt.total_days().std() / unit_days).alias("gap_std"))
-    )
-    out = base.join(gaps, on=cid, how="left")
-    if monetary_value_col:
-        repeat = (
-            occasions.filter(pl.col(_SEQ) > 1)
-            .group_by(cid)
-            .agg(pl.col(_NET).cast(pl.Float64).mean().alias("monetary_value"))
-        )
-        out = out.join(repeat, on=cid, how="left")
+        *([pl.col(_NET).sum().alias("total_spend"), pl.col(_REPEAT).cast(pl.Float64).mean().alias("monetary_value")]
+          if monetary_value_col else []),
+        (pl.col(_GAP).std() / unit_days).alias("gap_std"),
+    ).sort(cid)  # before the arithmetic: a fixed row layout gives bit-identical divisions run to run
 
     span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
     age = (pl.lit(obs_day, dtype=pl.Date) - pl.col("first_purchase")).dt.total_days()
@@ -136,7 +133,7 @@ def customer_summary(
     columns = [cid, *(c for c in SUMMARY_COLUMNS if monetary_value_col or c not in spend)]
     if monetary_value_col:
         out = out.with_columns(pl.col("monetary_value").fill_null(0.0))
-    return _restore(out.select(columns).sort(cid), kind)
+    return _restore(out.select(columns), kind)
 
 
 def compress(
@@ -203,6 +200,8 @@ def _day_expr(ts: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:
     if isinstance(dtype, pl.Date):
         return ts
     assert isinstance(dtype, pl.Datetime)
+    if tz == "UTC" and dtype.time_zone in (None, "UTC"):  # already UTC wall times: skip a costly conversion
+        return ts.dt.date()
     if dtype.time_zone is None:
         ts = ts.dt.replace_time_zone("UTC")
     return ts.dt.convert_time_zone(tz).dt.date()
@@ -224,6 +223,11 @@ def _window(dtype: pl.DataType, col: str, end: date | datetime, tz: str) -> tupl
         raise ValidationFailed(
             f"observation_end must be a date or datetime, not {type(end).__name__}", field="observation_end"
         )
+    if tz == "UTC" and isinstance(dtype, pl.Datetime) and dtype.time_zone in (None, "UTC"):
+        # the same rows as "day <= end", compared as instants (no day computed per row)
+        next_midnight = datetime.combine(end + timedelta(days=1), datetime.min.time())
+        bound = pl.lit(next_midnight, dtype=pl.Datetime(dtype.time_unit))
+        return pl.col(col) < (bound if dtype.time_zone is None else bound.dt.replace_time_zone("UTC")), end
     return _day_expr(pl.col(col), dtype, tz) <= end, end
 
 

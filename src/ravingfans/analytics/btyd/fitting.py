@@ -22,7 +22,7 @@ DAYS_PER_MONTH = 365.25 / 12
 """The month the CLV sum steps over, in days (lifetimes uses 4.345 weeks or 30 days)."""
 
 _LOG_BOUND = 15.0  # log-parameters live in [-15, 15]: e^15 is ~3.3 million, far outside any sane fit
-_FAR = 9.0  # beyond e^+-9 (8,100 or 1/8,100) a parameter whose Hessian is not positive definite ran off
+_FAR = 12.0  # beyond e^+-12 (163,000 or 1/163,000) a parameter with no positive-definite Hessian ran off
 
 
 class NotEnoughData(ValidationFailed):
