@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 T0 = time.perf_counter()
+import os  # noqa: E402
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the ravingfans command does, before NumPy loads
 import polars as pl  # noqa: E402
 
 from ravingfans.analytics import summary as summary_mod  # noqa: E402

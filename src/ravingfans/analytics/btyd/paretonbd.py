@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.integrate import IntegrationWarning, quad
 from scipy.special import expit, gammaln
 
 from ravingfans.analytics.btyd.fitting import (
@@ -94,6 +93,8 @@ def _log_died_by_quadrature(r: float, alpha: float, s: float, beta: float, x: fl
 
     def log_f(tau: float) -> float:
         return float(-(s + 1) * np.log(beta + tau) - (r + x) * np.log(alpha + tau))
+
+    from scipy.integrate import IntegrationWarning, quad  # a rare fallback: keep scipy.integrate off import
 
     peak = log_f(t_x)  # the integrand falls with tau
     scale = (alpha + t_x) / (r + x + s)  # its e-folding length near t_x
