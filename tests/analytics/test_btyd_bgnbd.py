@@ -198,3 +198,19 @@ def test_degenerate_data_raise_not_enough_data() -> None:
     x = np.random.default_rng(0).integers(1, 5, 300).astype(float)
     with pytest.raises(NotEnoughData, match="run off to zero or infinity"):
         bgnbd.fit(frequency=x, recency=np.full(300, 50.0), T=np.full(300, 50.0))
+
+
+@given(a=st.floats(0.2, 3.0), b=st.floats(0.2, 5.0), r=st.floats(0.1, 3.0), alpha=st.floats(0.5, 50.0))
+@hsettings(max_examples=40, deadline=None)
+def test_expected_purchases_by_horizon_equals_one_call_per_horizon(a: float, b: float, r: float, alpha: float) -> None:
+    """The batched form (2F1 once per distinct (x, T)) gives exactly what one call per horizon gives."""
+    p = _params(r=r, alpha=alpha, a=a, b=b)
+    rng = np.random.default_rng(3)
+    T = rng.integers(1, 60, 300).astype(float)
+    x = rng.integers(0, 12, 300).astype(float)
+    t_x = np.where(x > 0, np.floor(T * rng.uniform(size=300)), 0.0)
+    horizons = [0.0, 4.35, 13.0, 52.0]
+    batched = bgnbd.expected_purchases_by_horizon(p, horizons, x, t_x, T)
+    assert batched.shape == (4, 300)
+    for row, h in zip(batched, horizons, strict=True):
+        assert np.array_equal(row, bgnbd.conditional_expected_purchases(p, h, x, t_x, T))
