@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import re
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -336,6 +340,8 @@ def test_errors_name_the_column_and_the_problem(spark: Any) -> None:
         sc.compress(frame)
     with pytest.raises(ValidationFailed, match="more than one segment"):
         sc.rfm_segments(frame, [("A", (1, 5), (1, 5)), ("B", (1, 1), (1, 1))])
+    with pytest.raises(ValidationFailed, match="min_support is a share of the fans"):
+        sc.affinity(frame, [], value_col="order_id", min_support=2.0)
     with pytest.raises(ValidationFailed, match="population must be a whole number"):
         sc.affinity_counts(frame, [], value_col="order_id", population=0)
 
@@ -356,3 +362,19 @@ def test_without_pyspark_the_message_says_what_to_install(monkeypatch: pytest.Mo
     assert err.value.hint and "pip install" in err.value.hint
     with pytest.raises(sc.SparkUnavailable, match=r"install ravingfans\[spark\]"):
         sc.customer_summary(object(), observation_end=END)
+
+
+def test_the_docs_example_runs(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The example of docs/scaleout.md, as written; its scoring step (mapInArrow) needs pyspark[sql]'s pandas."""
+    if importlib.util.find_spec("pandas") is None:
+        reason = "the docs example scores with mapInArrow, which needs pandas: pip install 'pyspark[sql]'"
+        if os.environ.get("RAVINGFANS_REQUIRE_SPARK") == "1":
+            pytest.fail(f"RAVINGFANS_REQUIRE_SPARK=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scaleout.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/scaleout.md", "exec"), {"__name__": "docs_example"})  # noqa: S102 - our own docs
+    out = capsys.readouterr().out
+    assert "Champions" in out and "rows fitted: r=" in out and "p_alive" in out

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -74,6 +75,7 @@ def local_session(cores: int = 2, memory: str = "1g", *, app_name: str = "raving
             hint="install a JDK, e.g. apt-get install openjdk-17-jre-headless",
         )
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no guessing of a network address for local mode
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers (mapInArrow) see this environment
     session = (
         sp.SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
@@ -386,8 +388,15 @@ def affinity(
     """
     from ravingfans.analytics.affinity import score_counts
 
+    # the embedded affinity()'s checks, before any Spark job runs
     if not 0 < alpha < 1:
         raise ValidationFailed(f"alpha must be between 0 and 1, not {alpha!r}", field="alpha")
+    if not 0 <= min_support <= 1:
+        raise ValidationFailed(f"min_support is a share of the fans, between 0 and 1, not {min_support!r}",
+                               field="min_support")
+    if isinstance(min_fan_customers, bool) or not isinstance(min_fan_customers, int) or min_fan_customers < 0:
+        raise ValidationFailed(f"min_fan_customers must be a whole number, 0 or more, not {min_fan_customers!r}",
+                               field="min_fan_customers")
     counts = affinity_counts(facts, fans, customer_id_col=customer_id_col, value_col=value_col,
                              dimension_col=dimension_col, population=population)
     return score_counts(to_polars(counts), min_fan_customers=min_fan_customers, min_support=min_support,
@@ -441,16 +450,10 @@ def _pyspark_major() -> int:
 
 
 def _is_frame(obj: object) -> bool:
-    """Whether ``obj`` is a Spark DataFrame (classic or Spark Connect)."""
-    sp = _spark()
-    classes: tuple[type, ...] = (sp.DataFrame,)
-    try:  # Spark Connect DataFrames are another class
-        from pyspark.sql.connect.dataframe import DataFrame as ConnectFrame
-
-        classes += (ConnectFrame,)
-    except ImportError:  # Connect's own dependencies (grpc) are not installed
-        pass
-    return isinstance(obj, classes)
+    """Whether ``obj`` is a Spark DataFrame: classic, or Spark Connect (a subclass in 4.x, its own class in 3.5)."""
+    if isinstance(obj, _spark().DataFrame):
+        return True
+    return any(c.__name__ == "DataFrame" and c.__module__.startswith("pyspark.sql.") for c in type(obj).__mro__)
 
 
 def _require_frame(frame: object) -> None:
