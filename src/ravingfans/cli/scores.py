@@ -15,6 +15,8 @@ import typer
 
 from ravingfans.cli import context
 from ravingfans.cli.output import info, stdout
+from ravingfans.cli.values import parse_day
+from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.errors import ValidationFailed
 
 
@@ -44,16 +46,6 @@ def register(app: typer.Typer) -> None:
     app.command("appeal")(appeal)
     app.command("customer")(customer)
     app.command("analyze")(analyze)
-
-
-def _date(value: str | None, option: str) -> date | None:
-    """A YYYY-MM-DD option value, refused by name when malformed."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.", field=option) from None
 
 
 def _money(value: float | None, currency: str) -> str:
@@ -87,7 +79,7 @@ def score(
                               f"{run.customers:,}", run.model)
             stdout.print(table, markup=False, highlight=False)
             return
-        result = svc.score_database(db.engine, settings, until=_date(until, "--until"), progress=info)
+        result = svc.score_database(db.engine, settings, until=parse_day(until, "--until"), progress=info)
         with db.session() as session:
             counts = svc.segment_counts(session, result.run_id)
     finally:
@@ -262,12 +254,12 @@ def analyze(
     from ravingfans.services.analysis import analyze_file
     from ravingfans.services.ledger import FileColumns
 
-    _check_zone(time_zone)
+    time_zone_value(time_zone)
     report = analyze_file(
         orders_file, out,
         columns=FileColumns(customer_id=customer_id_col, timestamp=timestamp_col, amount=amount_col,
                             order_id=order_id_col),
-        until=_date(until, "--until"), time_unit=time_unit.value, params_path=params, timezone_name=time_zone,
+        until=parse_day(until, "--until"), time_unit=time_unit.value, params_path=params, timezone_name=time_zone,
         options=ScoringOptions(horizon_days=horizon_days, margin=margin, monthly_discount_rate=discount_rate),
     )
     s = report.scoring
@@ -277,17 +269,6 @@ def analyze(
         info(f"Note: {note}")
     stdout.print(f"Scored {report.customers:,} customers up to {report.until.isoformat()}; wrote {report.out}"
                  + (f" and {report.params_path}" if report.params_path else "") + ".", markup=False, highlight=False)
-
-
-def _check_zone(name: str) -> None:
-    """Refuse an unknown time zone by name, with an example of a valid one."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"--time-zone {name!r} is not a time zone; use an IANA name such as "
-                               "'Europe/Berlin'.", field="time_zone") from None
 
 
 def slipping(

@@ -8,7 +8,6 @@ modules are imported inside the command so that `--help` stays fast.
 from __future__ import annotations
 
 import json
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from ravingfans.cli.output import info, stdout
+from ravingfans.cli.values import parse_day
+from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.errors import ValidationFailed
 
 if TYPE_CHECKING:
@@ -54,11 +55,11 @@ def validate(
     from ravingfans.analytics.holdout import holdout_check, parse_holdout
 
     length = parse_holdout(holdout)
-    end = _date(until, "--until")
+    end = parse_day(until, "--until")
     if orders_file is not None:
         from ravingfans.services.ledger import FileColumns, read_transactions_file
 
-        zone = _zone(time_zone or "UTC")
+        zone = time_zone_value(time_zone or "UTC")
         ledger = read_transactions_file(orders_file, FileColumns(customer_id=customer_id_col, timestamp=timestamp_col,
                                                                  amount=amount_col, order_id=order_id_col))
         order_col = "order_id" if order_id_col else None
@@ -68,7 +69,7 @@ def validate(
         from ravingfans.services.ledger import load_transactions
 
         settings = context.settings()
-        zone = _zone(time_zone or settings.time_zone)
+        zone = time_zone_value(time_zone or settings.time_zone)
         db = context.database()
         try:
             ledger = load_transactions(db.engine)
@@ -128,25 +129,3 @@ def _print(result: HoldoutResult, source: str) -> None:
 def _percent(predicted: float, actual: float) -> str:
     """(predicted - actual) / actual as a signed percentage ('' when nobody bought)."""
     return f"{(predicted - actual) / actual:+.0%}" if actual else ""
-
-
-def _date(value: str | None, option: str) -> date | None:
-    """A YYYY-MM-DD option value, refused by name when malformed."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.", field=option) from None
-
-
-def _zone(name: str) -> str:
-    """An IANA time zone name, refused by name when unknown."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"--time-zone {name!r} is not a time zone; use an IANA name such as "
-                               "'Europe/Berlin'.", field="time_zone") from None
-    return name

@@ -37,7 +37,6 @@ from ravingfans.db.models import (
     Interaction,
     Note,
     Order,
-    ScoreRun,
 )
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.runs import latest_run
