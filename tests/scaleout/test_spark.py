@@ -24,6 +24,9 @@ from ravingfans.errors import ValidationFailed
 
 sc = pytest.importorskip("ravingfans.scaleout")  # the package itself needs no pyspark: never skips
 
+# With `pytest -n N --dist loadgroup` every Spark test runs on one worker: one JVM, not N.
+pytestmark = pytest.mark.xdist_group("spark")
+
 END = date(2024, 3, 31)
 
 

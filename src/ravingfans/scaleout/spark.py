@@ -113,7 +113,7 @@ def to_polars(frame: DataFrame) -> pl.DataFrame:
 def from_polars(session: SparkSession, frame: pl.DataFrame) -> DataFrame:
     """A Spark DataFrame holding a Polars table; naive datetimes stay naive (Spark's TIMESTAMP_NTZ)."""
     sp = _spark()
-    if hasattr(session, "createDataFrame") and _pyspark_major() >= 4:
+    if _pyspark_major() >= 4:
         out = session.createDataFrame(frame.to_arrow())
     else:  # pyspark 3.5 reads Arrow only through pandas
         out = session.createDataFrame(frame.to_pandas(use_pyarrow_extension_array=False))
@@ -184,11 +184,11 @@ def customer_summary(
         day = _day_expr(F.col(datetime_col), ts_kind, timezone_name)
 
     net = [F.sum(monetary_value_col).alias(_NET)] if monetary_value_col else []
-    occasions = rows.withColumn(_DAY, day).groupBy(cid, _DAY).agg(F.count(F.lit(1)).alias("_lines"), *net)
+    occasions = rows.withColumn(_DAY, day).groupBy(cid, _DAY).agg(F.count(F.lit(1)).alias("_lines"), *net)  # a count: agg needs one
     if monetary_value_col:
         occasions = occasions.filter(F.col(_NET) > 0)
-    # Occasions are distinct days per customer, so the previous occasion is the previous row by day: the
-    # gap Polars finds by joining rank n to rank n + 1.
+    # Occasions are distinct days per customer; a window by customer ordered by day gives each its rank
+    # and the gap to the one before, as Polars does with shift() over occasions sorted by customer and day.
     by_day = Window.partitionBy(cid).orderBy(_DAY)
     occasions = occasions.select(
         cid, _DAY, *([_NET] if monetary_value_col else []),
