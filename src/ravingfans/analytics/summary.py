@@ -19,15 +19,18 @@ same plan and get the same numbers.
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import polars as pl
-import pyarrow as pa
 
 from ravingfans.errors import ValidationFailed
 
-Table = TypeVar("Table", pl.DataFrame, pl.LazyFrame, pa.Table)
+if TYPE_CHECKING:  # pyarrow costs ~60 ms to import, and only an Arrow table passed in needs it
+    import pyarrow as pa
+
+Table = TypeVar("Table", pl.DataFrame, pl.LazyFrame, "pa.Table")
 
 TimeUnit = Literal["D", "W"] | timedelta
 
@@ -195,7 +198,8 @@ def _as_lazy(table: pl.DataFrame | pl.LazyFrame | pa.Table) -> tuple[pl.LazyFram
         return table, "lazy"
     if isinstance(table, pl.DataFrame):
         return table.lazy(), "polars"
-    if isinstance(table, pa.Table):
+    arrow = sys.modules.get("pyarrow")  # not imported means the table cannot be an Arrow table
+    if arrow is not None and isinstance(table, arrow.Table):
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame.lazy(), "arrow"
