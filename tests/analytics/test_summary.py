@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from ravingfans.analytics import compress, customer_summary
 from ravingfans.errors import ValidationFailed
@@ -252,3 +253,35 @@ def test_decimal_money_stays_exact() -> None:
                        "amount": [Decimal("10.50"), Decimal("-0.50"), Decimal("3.25")]})
     row = customer_summary(tx, observation_end=END).row(0, named=True)
     assert (row["purchases"], row["total_spend"], row["monetary_value"]) == (2, Decimal("13.25"), 3.25)
+
+
+def test_the_packed_key_plan_and_the_general_plan_agree() -> None:
+    """Integer ids and dates in range take a packed (customer, day) key; other ids and dates must give the same."""
+    import numpy as np
+
+    rng = np.random.default_rng(12)
+    n = 3000
+    ids = rng.integers(0, 400, n)
+    days = rng.integers(0, 900, n)
+    base = pl.DataFrame({
+        "customer_id": ids,
+        "timestamp": [datetime(2023, 1, 1, 12) + timedelta(days=int(d), hours=int(h))
+                      for d, h in zip(days, rng.integers(0, 12, n), strict=True)],
+        "amount": np.round(rng.gamma(2, 30, n) * np.where(rng.random(n) < 0.1, -1, 1), 2),
+    })
+    end = date(2025, 12, 31)
+    packed = customer_summary(base, observation_end=end, time_unit="W")
+    variants = {
+        "negative ids": (base.with_columns(-pl.col("customer_id") - 1), -pl.col("customer_id") - 1),
+        "string ids": (base.with_columns(pl.col("customer_id").cast(pl.String)), pl.col("customer_id").cast(pl.String)),
+    }
+    for name, (frame, key) in variants.items():
+        general = customer_summary(frame, observation_end=end, time_unit="W")
+        expected = packed.with_columns(key)
+        assert_frame_equal(general.sort("customer_id"), expected.sort("customer_id"), check_exact=False, rel_tol=1e-12,
+                           abs_tol=1e-9), name
+    # Dates far outside the packed range: shift everything by 400 years and back.
+    shift = timedelta(days=146097)  # 400 Gregorian years: the same weekdays and leap days
+    old = customer_summary(base.with_columns(pl.col("timestamp") - shift), observation_end=end - shift, time_unit="W")
+    back = old.with_columns(pl.col("first_purchase") + shift, pl.col("last_purchase") + shift)
+    assert_frame_equal(back, packed, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)

@@ -225,15 +225,12 @@ def test_generated_ledgers_match(spark: Any, rows: list[tuple[int, int, int, int
     assert_same(analytics.compress(embedded), sc.collect_compressed(on_spark), key=["frequency", "recency", "T"])
 
 
-@pytest.mark.xfail(strict=True, reason="analytics.summary divides T by the unit position-dependently (1 ulp); "
-                   "multiplying by 1 / unit_days there fixes it: then remove this mark")
 def test_equal_ages_give_one_compressed_row_in_weeks(spark: Any) -> None:
     """Spark gives one row per distinct (frequency, recency, T); the embedded engine must too.
 
     Polars (2.1) divides a column by a scalar through the reciprocal for most rows and exactly for a
-    few (by position), so two customers of the same age in weeks or 3-day units can get T values 1 ulp
-    apart, and ``compress`` then counts them as two rows. The generated ledgers above use units whose
-    division is exact for that reason; this test holds the embedded engine to the same answer.
+    few (by position), so two customers of the same age in weeks or 3-day units could get T values 1 ulp
+    apart, and ``compress`` would count them as two rows; both engines multiply by the reciprocal.
     """
     base = datetime(2024, 1, 1, tzinfo=timezone.utc)
     frame = pl.DataFrame({"customer_id": [0, 1, 2], "timestamp": [base + timedelta(days=1), base, base],

@@ -172,8 +172,10 @@ def _model_columns(scored: pl.DataFrame, opts: ScoringOptions, purchase_fit: BgN
     age = np.maximum(age, _NEW_CUSTOMER_AGE)
     months = max(1, int(round(opts.horizon_days / DAYS_PER_MONTH)))
     month, horizon = DAYS_PER_MONTH / opts.time_unit_days, opts.horizon_days / opts.time_unit_days
-    cumulative = [purchase_fit.conditional_expected_purchases(k * month, x, t_x, age)
-                  for k in range(1, months + 1)]
+    # one call for every horizon: the 2F1 is evaluated once per distinct (x, T), not once per history
+    by_horizon = purchase_fit.expected_purchases_by_horizon(
+        [k * month for k in range(1, months + 1)] + [horizon], x, t_x, age)
+    cumulative = by_horizon[:-1]
     discounted = np.zeros_like(x, dtype=np.float64)
     previous = np.zeros_like(discounted)
     for k, cum in enumerate(cumulative, start=1):
@@ -181,7 +183,7 @@ def _model_columns(scored: pl.DataFrame, opts: ScoringOptions, purchase_fit: BgN
         previous = cum
     per_history = distinct.with_columns(
         pl.Series("p_alive", purchase_fit.p_alive(x, t_x, age)),
-        pl.Series("expected_purchases", purchase_fit.conditional_expected_purchases(horizon, x, t_x, age)),
+        pl.Series("expected_purchases", by_horizon[-1]),
         pl.Series("_discounted_purchases", discounted),
     )
     joined = keys.join(per_history, on=["frequency", "recency", "T"], how="left", maintain_order="left")

@@ -75,7 +75,9 @@ def customer_summary(
     transaction raises :class:`ValidationFailed`; a LazyFrame is not scanned for that check.
     """
     lf, kind = _as_lazy(transactions)
-    unit_days = _unit_days(time_unit)
+    # Multiply by the reciprocal, never divide: Polars divides a column by a scalar exactly for some rows
+    # and through the reciprocal for others, so equal ages could differ by 1 ulp and split in compress().
+    per_day = 1.0 / _unit_days(time_unit)
     schema = lf.collect_schema()
     needed = [customer_id_col, datetime_col] + [c for c in (monetary_value_col, order_id_col) if c]
     require_columns(schema, needed, table="transactions")
@@ -123,7 +125,7 @@ def customer_summary(
         pl.len().cast(pl.Int64).alias("purchases"),
         *([pl.col(_NET).sum().alias("total_spend"), pl.col(_REPEAT).cast(pl.Float64).mean().alias("monetary_value")]
           if monetary_value_col else []),
-        (pl.col(_GAP).std() / unit_days).alias("gap_std"),
+        (pl.col(_GAP).std() * per_day).alias("gap_std"),
     ).sort(cid)  # before the arithmetic: a fixed row layout gives bit-identical divisions run to run
 
     span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
@@ -131,9 +133,9 @@ def customer_summary(
     frequency = pl.col("purchases") - 1
     out = out.with_columns(
         frequency.alias("frequency"),
-        (span / unit_days).alias("recency"),
-        (age / unit_days).alias("T"),
-        pl.when(frequency > 0).then(span / frequency / unit_days).otherwise(None).alias("mean_gap"),
+        (span * per_day).alias("recency"),
+        (age * per_day).alias("T"),
+        pl.when(frequency > 0).then(span / frequency * per_day).otherwise(None).alias("mean_gap"),
     )
     spend = ("monetary_value", "total_spend")
     columns = [cid, *(c for c in SUMMARY_COLUMNS if monetary_value_col or c not in spend)]

@@ -59,7 +59,7 @@ def analyze_file(path: Path, out: Path, *, columns: FileColumns = FileColumns(),
         horizon_days=base.horizon_days, margin=base.margin, monthly_discount_rate=base.monthly_discount_rate,
         segment_map=base.segment_map, min_repeat_buyers=base.min_repeat_buyers, time_unit_days=unit))
     out.parent.mkdir(parents=True, exist_ok=True)
-    scoring.table.write_parquet(out)
+    scoring.table.write_parquet(out, compression="zstd", compression_level=1)  # ~2x faster to write, ~5% larger
     if params_path is not None:
         params = scoring.params() | {"until": end.isoformat(), "time_unit": time_unit, "source": path.name}
         params_path.write_text(json.dumps(_finite(params), indent=2) + "\n", encoding="utf-8")
