@@ -13,7 +13,7 @@ reused when present), then runs every contender as a separate process under GNU 
 Then it prints the issue's goals with PASS/MISS, and with ``--markdown`` writes a results fragment.
 
     bash bench/setup_peers.sh                      # once: the peers' virtual environments
-    .venv/bin/python bench/analyze_bench.py --markdown bench/results_analyze.md
+    .venv/bin/python bench/analyze_bench.py --markdown out.md
     .venv/bin/python bench/analyze_bench.py --sizes 100000          # only the 1M-order size
 """
 

@@ -1,7 +1,7 @@
 """Precision and recall of the slipping-fans list on the demo business, whose ground truth we know.
 
     .venv/bin/python bench/slipping_bench.py                                  # seed 7, 5,000 customers
-    .venv/bin/python bench/slipping_bench.py --markdown bench/results_slipping.md
+    .venv/bin/python bench/slipping_bench.py --markdown out.md
 
 The demo (``ravingfans.demo.generate``) simulates "lapsing fans": fans who slow down, get unhappier
 and stop buying on a planned day. At each observation end we keep only what was known then (orders
@@ -141,7 +141,7 @@ def markdown(results: list[Result], *, seed: int, customers: int, ks: tuple[int,
         "",
         f"{when}; {platform.node() or 'this machine'} ({platform.machine()}, {platform.system()}, "
         f"Python {platform.python_version()}); commit {commit}. Demo seed {seed}, {customers:,} customers.",
-        "Reproduce: `.venv/bin/python bench/slipping_bench.py --markdown bench/results_slipping.md`.",
+        "Reproduce: `.venv/bin/python bench/slipping_bench.py --markdown out.md`.",
         "",
         "Positives: the demo's planted *lapsing fans* who had already placed their last order by the",
         "observation end. P@k = share of the top k who are such lapsing fans; R@k = share of them in the top k;",

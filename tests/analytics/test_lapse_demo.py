@@ -1,7 +1,7 @@
 """The slipping-fans list finds the demo business's planted lapsing fans: floors on precision and recall.
 
 The pipeline is the one bench/slipping_bench.py measures (loaded from there, so the figures in
-bench/RESULTS.md and these floors come from one definition). Measured at seed 7 (bench/results_slipping.md):
+bench/RESULTS.md and these floors come from one definition). Measured at seed 7 (bench/RESULTS.md):
 with BG/NBD P@100 0.96, P@200 0.93, R@400 0.78, recall of the whole list 0.97; without a model P@100 0.86,
 R@400 0.74. The floors sit a little below.
 """
