@@ -67,11 +67,10 @@ def _oracle(ledger: pl.DataFrame, cal_end: date, obs_end: date, order_ids: bool)
         at = start[(r["customer_id"], r["order_id"])] if order_ids else r["timestamp"]
         net[(r["customer_id"], at.astimezone(zone).date())] += r["amount"]
     out: dict[str, tuple[int, float]] = {}
-    for (cust, _), amount in net.items():
-        if amount > 0:
-            n, s = out.get(cust, (0, 0.0))
-            out[cust] = (n + 1, s + amount)
-    return out
+    for (cust, _), amount in net.items():  # purchases are days netting above 0; spend nets every day
+        n, s = out.get(cust, (0, 0.0))
+        out[cust] = (n + (amount > 0), s + amount)
+    return {cust: (n, s) for cust, (n, s) in out.items() if n}
 
 
 @pytest.mark.parametrize("order_ids", [False, True])

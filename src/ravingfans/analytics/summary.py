@@ -7,7 +7,8 @@ The conventions are those of lifetimes' ``summary_data_from_transaction_data`` (
   (returns, refunds) on that day are netted in; an occasion whose net amount is <= 0 is no purchase.
 * ``frequency`` = occasions - 1 (repeat occasions); ``recency`` = first to last occasion and ``T`` =
   first occasion to the observation end, both in ``time_unit``s; ``monetary_value`` = mean net amount
-  of the repeat occasions (0 when there are none).
+  of the repeat occasions (0 when there are none); ``total_spend`` (ours) = net spend over every day,
+  returns and refunds on non-purchase days included.
 
 Unlike lifetimes with ``freq="W"``, occasions are always calendar days: a weekly ``time_unit`` only
 rescales the durations (days / 7), it does not merge purchases made in the same week.
@@ -41,6 +42,7 @@ SUMMARY_COLUMNS = (
 
 _DAY = "_day"
 _NET = "_net"
+_RETURNED = "_returned"
 _GAP = "_gap"
 _REPEAT = "_repeat"
 _KEY = "_key"
@@ -66,8 +68,10 @@ def customer_summary(
     ``monetary_value_col``; rows with no customer id (anonymous sales) are ignored, and so are rows after
     ``observation_end`` (a ``date`` includes that whole day; a ``datetime`` is an instant, naive meaning
     UTC). Calendar days are taken in ``timezone_name`` (the shop's own days; naive datetimes are UTC).
+    A day that nets to zero or less is no purchase occasion, but its returns and refunds still lower
+    ``total_spend`` (net spend; ``monetary_value`` keeps lifetimes' definition, repeat occasions only).
     With ``order_id_col`` every line counts on the day its order was first seen, so a refund booked weeks
-    later reduces the order it belongs to instead of standing alone (and being dropped as no purchase).
+    later reduces the order it belongs to instead of standing alone.
     With ``monetary_value_col=None`` every day with a transaction is an occasion and no spend columns are
     returned. Cancelled orders are the caller's to leave out. The result has the same kind as the input
     (DataFrame, LazyFrame or Arrow table), sorted by customer id; customers with no purchase occasion up
@@ -109,7 +113,9 @@ def customer_summary(
 
     net = [pl.col(monetary_value_col).sum().alias(_NET)] if monetary_value_col else []
     occasions = _occasions(rows.with_columns(day.alias(_DAY)), cid, net, schema[cid])
-    if monetary_value_col:
+    returned = None
+    if monetary_value_col:  # a day that nets to a return or refund is no purchase, but lowers total spend
+        returned = occasions.filter(pl.col(_NET) <= 0).group_by(cid).agg(pl.col(_NET).sum().alias(_RETURNED))
         occasions = occasions.filter(pl.col(_NET) > 0)
     # Occasions come sorted by customer and day; the gap to the previous occasion and the amount of every
     # occasion but the first are columns made with shift(), so one group-by gives every aggregate.
@@ -127,6 +133,9 @@ def customer_summary(
           if monetary_value_col else []),
         (pl.col(_GAP).std() * per_day).alias("gap_std"),
     ).sort(cid)  # before the arithmetic: a fixed row layout gives bit-identical divisions run to run
+    if returned is not None:
+        out = out.join(returned, on=cid, how="left", maintain_order="left").with_columns(
+            (pl.col("total_spend") + pl.col(_RETURNED).fill_null(0)).alias("total_spend"))
 
     span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
     age = (pl.lit(obs_day, dtype=pl.Date) - pl.col("first_purchase")).dt.total_days()

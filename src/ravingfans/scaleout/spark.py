@@ -185,7 +185,9 @@ def customer_summary(
 
     net = [F.sum(monetary_value_col).alias(_NET)] if monetary_value_col else []
     occasions = rows.withColumn(_DAY, day).groupBy(cid, _DAY).agg(F.count(F.lit(1)).alias("_lines"), *net)  # a count: agg needs one
-    if monetary_value_col:
+    returned = None
+    if monetary_value_col:  # a day that nets to a return or refund is no purchase, but lowers total spend
+        returned = occasions.filter(F.col(_NET) <= 0).groupBy(cid).agg(F.sum(_NET).alias("_returned"))
         occasions = occasions.filter(F.col(_NET) > 0)
     # Occasions are distinct days per customer; a window by customer ordered by day gives each its rank
     # and the gap to the one before, as Polars does with shift() over occasions sorted by customer and day.
@@ -209,6 +211,11 @@ def customer_summary(
         (F.stddev_samp(F.col("_gap").cast("double")) * F.lit(per_day)).alias("gap_std"),
         *spend,
     )
+
+    if returned is not None:
+        out = (out.join(returned, on=cid, how="left")
+               .withColumn("total_spend", F.col("total_spend") + F.coalesce(F.col("_returned"), F.lit(0)))
+               .drop("_returned"))
 
     span = F.datediff(F.col("last_purchase"), F.col("first_purchase"))
     age = F.datediff(F.lit(obs_day), F.col("first_purchase"))
