@@ -48,6 +48,14 @@ def register(app: typer.Typer) -> None:
     app.command("analyze")(analyze)
 
 
+_MONEY_FIELDS = ("total_spend", "clv", "value_at_risk")
+
+
+def _cents(row: dict[str, object]) -> dict[str, object]:
+    """Money fields rounded to the cent for JSON output (the model's floats carry no more meaning)."""
+    return {k: round(v, 2) if k in _MONEY_FIELDS and isinstance(v, float) else v for k, v in row.items()}
+
+
 def _money(value: float | None, currency: str) -> str:
     """An amount for a table cell ('' when unknown)."""
     return "" if value is None else f"{value:,.2f}"
@@ -127,7 +135,7 @@ def fans(
         db.dispose()
     if as_json:
         for row in rows:
-            stdout.print(json.dumps({**row.__dict__, "last_purchase": row.last_purchase.isoformat()}),
+            stdout.print(json.dumps({**_cents(row.__dict__), "last_purchase": row.last_purchase.isoformat()}),
                          markup=False, highlight=False, soft_wrap=True)
         return
     table = Table("id", "name", "segment", "RFM", "visits", f"spent ({settings.currency})", "last visit",
@@ -287,7 +295,7 @@ def slipping(
         db.dispose()
     if as_json:
         for row in rows:
-            stdout.print(json.dumps(row.__dict__), markup=False, highlight=False, soft_wrap=True)
+            stdout.print(json.dumps(_cents(row.__dict__)), markup=False, highlight=False, soft_wrap=True)
         return
     stdout.print(f"Slipping fans as of {run.observation_end.isoformat()} (run #{run.id}), most value at risk first:",
                  markup=False, highlight=False)
