@@ -125,13 +125,17 @@ def test_slipping_fans_come_with_reasons_and_names(db: Database, shop: Settings)
     svc.score_database(db.engine, shop, until=MID, clock=NOW)
     svc.score_database(db.engine, shop, until=END, clock=NOW)
     with db.session() as s:
-        run, rows = slipping(s, db.engine, shop, limit=10)
+        run, rows = slipping(s, limit=10)
         names = {c.id: c.display_name for c in s.scalars(select(Customer))}
     assert run.observation_end == END
     assert rows, "the demo has lapsing fans"
     assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
     assert all(r.reason and r.name == names[r.customer_id] for r in rows)
     assert [r.value_at_risk for r in rows] == sorted((r.value_at_risk for r in rows), reverse=True)
+    # Stored with the run: the same list the pure analytics gives on the run's own scores.
+    stored = svc.run_frame(db.engine, run.id).filter(pl.col("slipping_rank").is_not_null())
+    assert stored.height >= len(rows) and stored["slipping_reason"].null_count() == 0
+    assert sorted(stored["slipping_rank"].to_list()) == list(range(1, stored.height + 1))
 
 
 def test_affinity_reads_categories_channels_and_staff(db: Database, shop: Settings) -> None:

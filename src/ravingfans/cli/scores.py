@@ -290,7 +290,7 @@ def slipping(
     db = context.database()
     try:
         with db.session() as session:
-            run, rows = find_slipping(session, db.engine, settings, limit=limit)
+            run, rows = find_slipping(session, limit=limit)
     finally:
         db.dispose()
     if as_json:

@@ -1,7 +1,8 @@
 """Insights over a scoring run: slipping fans (with reasons) and what appeals to fans (affinity).
 
-Each reads the run's stored scores plus the ledger and moments of truth it needs, and hands them to the
-pure analytics (:mod:`ravingfans.analytics.lapse`, :mod:`ravingfans.analytics.affinity`).
+Slipping fans are found when a run is scored (:func:`ravingfans.services.scoring.score_database`, with
+:mod:`ravingfans.analytics.lapse`) and stored with it, so reading them is one query. Affinity reads the
+run's segments and the orders, and hands them to :mod:`ravingfans.analytics.affinity`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ravingfans.analytics.affinity import affinity, affinity_facts
-from ravingfans.analytics.lapse import slipping_fans, spend_trend
 from ravingfans.analytics.scoring import FAN_SEGMENTS
 from ravingfans.config import Settings
-from ravingfans.db.models import Customer, Employee, Interaction, Order, OrderLine, Product, ProductVariant, ScoreRun
+from ravingfans.db.models import (
+    Customer,
+    CustomerScore,
+    Employee,
+    Order,
+    OrderLine,
+    Product,
+    ProductVariant,
+    ScoreRun,
+)
 from ravingfans.errors import ValidationFailed
-from ravingfans.services.ledger import load_transactions
 from ravingfans.services.scoring import require_run, run_frame
 
 DIMENSIONS = ("category", "product", "channel", "location", "employee")
@@ -40,49 +48,20 @@ class SlippingRow:
     reason: str
 
 
-def _previous_run(session: Session, run: ScoreRun) -> ScoreRun | None:
-    """The newest run as of an earlier day than ``run`` (for the P(alive) drop)."""
-    return session.scalar(select(ScoreRun).where(ScoreRun.observation_end < run.observation_end)
-                          .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1))
-
-
-def _ratings(engine: Engine) -> pl.DataFrame:
-    """Every rated moment of truth: customer, when, rating (-1, 0, 1)."""
-    table = Interaction.__table__
-    with engine.connect() as conn:
-        rows = conn.execute(select(table.c.customer_id, table.c.occurred_at, table.c.rating)
-                            .where(table.c.rating.is_not(None))).all()
-    return pl.DataFrame(rows, schema={"customer_id": pl.Int64, "occurred_at": pl.Datetime("us", "UTC"),
-                                      "rating": pl.Int64}, orient="row")
-
-
-def slipping(session: Session, engine: Engine, settings: Settings, *, run_id: int | None = None,
-             limit: int = 50) -> tuple[ScoreRun, list[SlippingRow]]:
-    """Former fans now below their own rhythm in a run (default: the newest), most value at risk first."""
+def slipping(session: Session, *, run_id: int | None = None, limit: int = 50) -> tuple[ScoreRun, list[SlippingRow]]:
+    """The slipping fans a run (default: the current one) found, most value at risk first."""
     if limit < 1:
         raise ValidationFailed("limit must be 1 or more", field="limit")
     run = require_run(session, run_id)
-    scores = run_frame(engine, run.id)
-    before = _previous_run(session, run)
-    previous = run_frame(engine, before.id).select("customer_id", "p_alive") if before is not None else None
-    end = datetime.combine(run.observation_end, time.max, tzinfo=settings.zone)
-    spend = spend_trend(load_transactions(engine), observation_end=end, order_id_col="order_id",
-                        timezone_name=settings.time_zone)
-    found = slipping_fans(scores, previous=previous, spend=spend, ratings=_ratings(engine), ratings_until=end,
-                          top=limit)
-    names = _names(session, found["customer_id"].to_list())
-    rows = [SlippingRow(rank=r["rank"], customer_id=r["customer_id"], name=names.get(r["customer_id"], "?"),
-                        segment=r["segment"], total_spend=r["total_spend"], days_since_last=r["days_since_last"],
-                        p_alive=r["p_alive"], value_at_risk=r["value_at_risk"], reason=r["reason"])
-            for r in found.iter_rows(named=True)]
+    stmt = (select(CustomerScore, Customer).join(Customer, Customer.id == CustomerScore.customer_id)
+            .where(CustomerScore.run_id == run.id, CustomerScore.slipping_rank.is_not(None))
+            .order_by(CustomerScore.slipping_rank).limit(limit))
+    rows = [SlippingRow(rank=int(score.slipping_rank or 0), customer_id=customer.id, name=customer.display_name,
+                        segment=score.segment, total_spend=score.total_spend, days_since_last=score.days_since_last,
+                        p_alive=score.p_alive, value_at_risk=float(score.value_at_risk or 0.0),
+                        reason=score.slipping_reason or "")
+            for score, customer in session.execute(stmt)]
     return run, rows
-
-
-def _names(session: Session, ids: list[int]) -> dict[int, str]:
-    """Display names of these customers, in one query."""
-    if not ids:
-        return {}
-    return {c.id: c.display_name for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
 
 
 def fan_affinity(session: Session, engine: Engine, settings: Settings, *, run_id: int | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import polars as pl
@@ -65,13 +65,45 @@ def score_database(engine: Engine, settings: Settings, *, until: date | None = N
                                timezone_name=settings.time_zone)
     say(f"Scoring {summary.height:,} customers")
     scoring = score_customers(summary, options_from(settings))
-    run_id = _store(engine, scoring, end, clock())
+    say("Finding slipping fans")
+    slipping = _slipping(engine, settings, scoring.table, transactions, end)
+    table = scoring.table.join(slipping, on="customer_id", how="left", maintain_order="left")
+    run_id = _store(engine, table, scoring, end, clock())
     return RunResult(run_id=run_id, observation_end=end, customers=scoring.table.height, scoring=scoring)
 
 
-def _store(engine: Engine, scoring: Scoring, end: date, now: datetime) -> int:
+def _slipping(engine: Engine, settings: Settings, scores: pl.DataFrame, transactions: pl.DataFrame,
+              end: date) -> pl.DataFrame:
+    """Slipping fans of this run (rank, value at risk, reason), against the run before it for the P(alive) drop."""
+    from ravingfans.analytics.lapse import slipping_fans, spend_trend
+
+    until = datetime.combine(end, time.max, tzinfo=settings.zone)
+    with engine.connect() as conn:
+        before = conn.execute(select(ScoreRun.__table__.c.id).where(ScoreRun.__table__.c.observation_end < end)
+                              .order_by(ScoreRun.__table__.c.observation_end.desc(), ScoreRun.__table__.c.id.desc())
+                              .limit(1)).scalar()
+    previous = run_frame(engine, before).select("customer_id", "p_alive") if before is not None else None
+    spend = spend_trend(transactions, observation_end=until, order_id_col="order_id", timezone_name=settings.time_zone)
+    found = slipping_fans(scores, previous=previous, spend=spend, ratings=_ratings(engine), ratings_until=until)
+    return found.select("customer_id", pl.col("rank").alias("slipping_rank"), "value_at_risk",
+                        pl.col("reason").alias("slipping_reason"))
+
+
+def _ratings(engine: Engine) -> pl.DataFrame:
+    """Every rated moment of truth: customer, when, rating (-1, 0, 1)."""
+    from ravingfans.db.models import Interaction
+
+    table = Interaction.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(table.c.customer_id, table.c.occurred_at, table.c.rating)
+                            .where(table.c.rating.is_not(None))).all()
+    return pl.DataFrame(rows, schema={"customer_id": pl.Int64, "occurred_at": pl.Datetime("us", "UTC"),
+                                      "rating": pl.Int64}, orient="row")
+
+
+def _store(engine: Engine, table: pl.DataFrame, scoring: Scoring, end: date, now: datetime) -> int:
     """Write the run and every customer's row in one transaction: a killed run leaves no partial snapshot."""
-    table = scoring.table.select(STORED_COLUMNS).with_columns(
+    table = table.select(STORED_COLUMNS).with_columns(
         pl.col("frequency").cast(pl.Int64), pl.col("purchases").cast(pl.Int64))
     with write_transaction(engine) as conn:
         run_id = conn.execute(insert(ScoreRun.__table__).values(

@@ -59,3 +59,6 @@ class CustomerScore(Base):
     expected_purchases: Mapped[float | None] = mapped_column(Float)
     expected_spend: Mapped[float | None] = mapped_column(Float)
     clv: Mapped[float | None] = mapped_column(Float)
+    slipping_rank: Mapped[int | None] = mapped_column(Integer)  # set for slipping fans: 1 = most value at risk
+    value_at_risk: Mapped[float | None] = mapped_column(Float)
+    slipping_reason: Mapped[str | None] = mapped_column(Text)
