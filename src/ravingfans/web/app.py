@@ -27,6 +27,8 @@ from ravingfans.errors import DatabaseError, NotFound, RavingFansError, Validati
 from ravingfans.services.customers import FIELD_LABELS
 from ravingfans.web.pages import customers as customer_pages
 from ravingfans.web.pages import scores as score_pages
+from ravingfans.web.pages import slipping as slipping_pages
+from ravingfans.web.pages import team as team_pages
 from ravingfans.web.security import SecurityMiddleware
 from ravingfans.web.templating import STATIC_DIR, build_templates
 
@@ -57,6 +59,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(customer_pages.router)
     app.include_router(score_pages.router)
+    app.include_router(slipping_pages.router)
+    app.include_router(team_pages.router)
     app.add_exception_handler(RavingFansError, domain_error_page)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
