@@ -112,3 +112,14 @@ def test_customers_first_seen_on_the_last_day_are_scored_as_new() -> None:
     assert row["p_alive"] == pytest.approx(1.0)
     assert row["expected_purchases"] == pytest.approx(
         float(np.asarray(result.bgnbd.expected_purchases_new_customer(365.0)).ravel()[0]), rel=1e-3)
+
+
+def test_params_are_strict_json_even_when_a_standard_error_is_undefined(summary: pl.DataFrame) -> None:
+    import json
+    from dataclasses import replace
+
+    result = score_customers(summary)
+    broken = replace(result, bgnbd=replace(result.bgnbd, r_se=float("nan")))
+    params = broken.params()
+    assert params["bgnbd"]["stderr"]["r"] is None
+    json.dumps(params, allow_nan=False)  # raises on NaN

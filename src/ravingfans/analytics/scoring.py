@@ -78,7 +78,10 @@ class Scoring:
     notes: list[str] = field(default_factory=list)
 
     def params(self) -> dict[str, Any]:
-        """The fitted parameters with standard errors and log-likelihoods, named as in the papers."""
+        """The fitted parameters with standard errors and log-likelihoods, named as in the papers.
+
+        Strict-JSON ready: an undefined standard error (NaN) is None.
+        """
         out: dict[str, Any] = {"horizon_days": self.options.horizon_days, "margin": self.options.margin,
                                "monthly_discount_rate": self.options.monthly_discount_rate,
                                "n_customers": self.table.height, "fallback_reason": self.fallback_reason,
@@ -99,7 +102,18 @@ class Scoring:
             i = self.independence
             out["independence_check"] = {"correlation": i.correlation, "n_repeat_buyers": i.n_repeat_buyers,
                                          "ok": i.ok, "verdict": i.verdict}
-        return out
+        return _finite(out)
+
+
+def _finite(value: Any) -> Any:
+    """The same structure with NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def score_customers(summary: pl.DataFrame, options: ScoringOptions | None = None, *,

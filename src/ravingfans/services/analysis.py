@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -62,16 +61,6 @@ def analyze_file(path: Path, out: Path, *, columns: FileColumns = FileColumns(),
     scoring.table.write_parquet(out, compression="zstd", compression_level=1)  # ~2x faster to write, ~5% larger
     if params_path is not None:
         params = scoring.params() | {"until": end.isoformat(), "time_unit": time_unit, "source": path.name}
-        params_path.write_text(json.dumps(_finite(params), indent=2) + "\n", encoding="utf-8")
+        params_path.write_text(json.dumps(params, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return AnalysisReport(customers=summary.height, until=end, out=out, params_path=params_path, scoring=scoring)
 
-
-def _finite(value: object) -> object:
-    """The same structure with NaN and infinities as null: strict JSON (a standard error can be undefined)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

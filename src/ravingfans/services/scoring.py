@@ -108,24 +108,13 @@ def _store(engine: Engine, table: pl.DataFrame, scoring: Scoring, end: date, now
     with write_transaction(engine) as conn:
         run_id = conn.execute(insert(ScoreRun.__table__).values(
             created_at=now, observation_end=end, customers=table.height,
-            model="bgnbd" if scoring.bgnbd is not None else "none", params=_json_safe(scoring.params()),
+            model="bgnbd" if scoring.bgnbd is not None else "none", params=scoring.params(),
             fallback_reason=scoring.fallback_reason,
         ).returning(ScoreRun.__table__.c.id)).scalar_one()
         for batch in table.iter_slices(_INSERT_BATCH):
             rows = [dict(row, run_id=run_id) for row in batch.iter_rows(named=True)]
             conn.execute(insert(CustomerScore.__table__), rows)
     return int(run_id)
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as None, so the parameters store as strict JSON on every database."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-        return None
-    return value
 
 
 @dataclass(frozen=True)
