@@ -23,9 +23,7 @@ from ravingfans.db import write_transaction
 from ravingfans.db.models import Customer, CustomerScore, ScoreRun
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.ledger import load_transactions
-from ravingfans.services.runs import latest_run, list_runs, require_run
-
-__all__ = ["latest_run", "list_runs", "require_run"]  # re-exported: the edges import them from here too
+from ravingfans.services.runs import latest_run, list_runs, require_run  # noqa: F401 - the edges use them from here
 
 STORED_COLUMNS = tuple(c.name for c in CustomerScore.__table__.columns if c.name not in ("id", "run_id"))
 _INSERT_BATCH = 5_000
