@@ -34,10 +34,10 @@ def count(db: Database, model: type) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_home_redirects_to_the_list(client: TestClient) -> None:
+def test_home_is_a_page_that_links_to_the_list(client: TestClient) -> None:
     response = client.get("/")
-    assert response.status_code == 303
-    assert response.headers["location"] == "/customers"
+    assert response.status_code == 200
+    assert '<a href="/customers">Customers</a>' in response.text
 
 
 def test_list_shows_customers_with_spend_in_currency_and_last_purchase_in_business_zone(client: TestClient) -> None:

@@ -26,6 +26,7 @@ from ravingfans.db import Database, open_database
 from ravingfans.errors import DatabaseError, NotFound, RavingFansError, ValidationFailed
 from ravingfans.services.customers import FIELD_LABELS
 from ravingfans.web.pages import customers as customer_pages
+from ravingfans.web.pages import home as home_pages
 from ravingfans.web.pages import scores as score_pages
 from ravingfans.web.pages import slipping as slipping_pages
 from ravingfans.web.pages import team as team_pages
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(home_pages.router)
     app.include_router(customer_pages.router)
     app.include_router(score_pages.router)
     app.include_router(slipping_pages.router)

@@ -49,12 +49,6 @@ def profile_url(customer_id: int) -> str:
     return f"/customers/{customer_id}"
 
 
-@router.get("/", include_in_schema=False)
-def home() -> RedirectResponse:
-    """The customer list is the start page for now."""
-    return RedirectResponse("/customers", status_code=303)
-
-
 @router.get("/customers", response_class=HTMLResponse)
 def customer_list(
     request: Request,
