@@ -151,7 +151,8 @@ def test_list_is_ranked_by_value_at_risk_with_reasons(client: TestClient, db: Da
         assert row["name"] == name
         assert row["risk"] == format_money(score.value_at_risk, "EUR")
         assert row["days"] == format_number(score.days_since_last, 0)
-        assert row["p_alive"] == format_percent(score.p_alive)
+        tiny = score.p_alive is not None and score.p_alive < 0.005
+        assert row["p_alive"] == ("<1%" if tiny else format_percent(score.p_alive))
         assert row["reason"] == score.slipping_reason and row["reason"]
     risks = [score.value_at_risk for score, _ in expected]
     assert risks == sorted(risks, reverse=True)
@@ -201,6 +202,7 @@ def test_log_a_call_lands_in_the_database_and_comes_back_to_the_row(client: Test
         "phone", "courtesy_call", None, "", None)
     back = client.get(done.headers["location"])
     assert f"Call logged for {html.escape(name)}." in back.text
+    assert f"✓ Call logged for {html.escape(name)}." in back.text.split(f'id="fan-{who}"')[1]  # at the row too
     assert f'<tr id="fan-{who}" class="current">' in back.text
     assert "Courtesy call" in client.get(f"/customers/{who}").text
 
