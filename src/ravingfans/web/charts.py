@@ -43,7 +43,7 @@ def _open(chart_id: str, title: str, width: int, height: int) -> list[str]:
 
 
 def bar_chart(items: Sequence[tuple[str, float]], *, chart_id: str, title: str, describe: str,
-              fmt: Formatter = str, width: int = 640, bar: int = 22, gap: int = 8, label_width: int = 190,
+              fmt: Formatter = str, width: int = 560, bar: int = 22, gap: int = 8, label_width: int = 150,
               value_width: int = 110) -> Markup:
     """Horizontal bars, one per (label, value), with the label left and the formatted value right."""
     height = max(1, len(items)) * (bar + gap) + gap
@@ -69,7 +69,7 @@ def bar_chart(items: Sequence[tuple[str, float]], *, chart_id: str, title: str, 
 
 
 def column_chart(items: Sequence[tuple[str, float]], *, chart_id: str, title: str, describe: str,
-                 fmt: Formatter = str, width: int = 640, height: int = 240, top: int = 24, bottom: int = 28,
+                 fmt: Formatter = str, width: int = 480, height: int = 220, top: int = 24, bottom: int = 28,
                  side: int = 8) -> Markup:
     """Vertical columns over time, one per (label, value): the label under each, the top value over the tallest."""
     count = max(1, len(items))
@@ -91,8 +91,11 @@ def column_chart(items: Sequence[tuple[str, float]], *, chart_id: str, title: st
                      f'<text class="label" x="{_num(x + column / 2)}" y="{height - 8}" text-anchor="middle">'
                      f"{_x(label)}</text>")
         if n == peak and value > 0:
-            parts.append(f'<text class="value" x="{_num(x + column / 2)}" y="{_num(y1 - 6)}" '
-                         f'text-anchor="middle">{_x(fmt(value))}</text>')
+            # Anchored at the column's outer edge near the sides, so a long amount is never cut off.
+            anchor, at = (("start", x) if n < count / 3 else ("end", x + column) if n >= 2 * count / 3
+                          else ("middle", x + column / 2))
+            parts.append(f'<text class="value" x="{_num(at)}" y="{_num(y1 - 6)}" '
+                         f'text-anchor="{anchor}">{_x(fmt(value))}</text>')
         parts.append("</g>")
     parts.append(f'<line class="axis" x1="{side}" y1="{_num(zero)}" x2="{width - side}" y2="{_num(zero)}"/>')
     parts.append("</svg>")
