@@ -11,7 +11,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.demo.generator import generate
 from ravingfans.demo.load import load

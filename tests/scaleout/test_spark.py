@@ -8,7 +8,6 @@ import os
 import re
 from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 import polars as pl

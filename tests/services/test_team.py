@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlcount import counted
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import norm
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from ravingfans.clock import fixed
 from ravingfans.db import Database
@@ -80,20 +79,6 @@ def expected_rows(db: Database, chosen: team.Period) -> dict[int, dict[str, Any]
                      "revenue": sum((o.total for o in served), Decimal("0.00")), "came_back": back,
                      "moments": len(logged), "rated": len(rated), "magic": sum(m.rating == 1 for m in rated)}
     return out
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_default_period_is_the_last_365_days_in_the_business_zone() -> None:

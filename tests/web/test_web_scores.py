@@ -6,15 +6,14 @@ import html
 import random
 import shutil
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlcount import counted
+from sqlalchemy import select
 
 from ravingfans.analytics.scoring import FAN_SEGMENTS
 from ravingfans.clock import fixed
@@ -290,21 +289,6 @@ def test_newest_run_is_the_same_run_scoring_calls_latest(db: Database, shop: Any
         latest = scoring.latest_run(s)
         assert latest is not None and latest.id == later_day.run_id
         assert customer_service.newest_run(s) == (latest.id, latest.observation_end)
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block."""
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_list_queries_do_not_grow_with_the_rows(db: Database, web_settings: Settings) -> None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlcount import counted
 from markupsafe import escape
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from ravingfans.config import Settings
 from ravingfans.db import Database
@@ -165,20 +164,6 @@ def test_bad_periods_get_a_clear_message(client: TestClient, params: dict[str, s
     page = client.get("/team", params=params)
     assert page.status_code == 422
     assert message in page.text
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_page_queries_do_not_grow_with_the_team(db: Database, web_settings: Settings, shop: Any) -> None:
