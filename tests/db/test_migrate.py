@@ -48,3 +48,19 @@ def test_sqlite_pragmas(tmp_path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
     engine.dispose()
+
+
+def test_accounts_migration_upgrades_from_0002_and_back(empty_database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from ravingfans.db.migrate import alembic_config
+
+    engine = make_engine(empty_database_url)
+    command.upgrade(alembic_config(engine), "0002")
+    assert not {"users", "api_tokens"} & set(inspect(engine).get_table_names())
+    assert upgrade(engine) == ("0002", head_revision())
+    assert {"users", "api_tokens"} <= set(inspect(engine).get_table_names())
+    command.downgrade(alembic_config(engine), "0002")
+    assert not {"users", "api_tokens"} & set(inspect(engine).get_table_names())
+    engine.dispose()

@@ -1,5 +1,6 @@
 """All ravingfans tables, one module per domain."""
 
+from ravingfans.db.models.accounts import ROLES, ApiToken, User
 from ravingfans.db.models.base import Base
 from ravingfans.db.models.catalog import Product, ProductVariant
 from ravingfans.db.models.customers import Consent, Customer, CustomerIdentity, Note
@@ -14,6 +15,8 @@ __all__ = [
     "LINE_KINDS",
     "RATINGS",
     "RATING_NAMES",
+    "ROLES",
+    "ApiToken",
     "Base",
     "Consent",
     "Customer",
@@ -27,4 +30,5 @@ __all__ = [
     "Product",
     "ProductVariant",
     "ScoreRun",
+    "User",
 ]

@@ -1,0 +1,222 @@
+"""Accounts: users who sign in with a role, their argon2id password hashes, and API access tokens.
+
+Passwords follow NIST SP 800-63B-4 §3.1.1.2: at least 8 characters, long ones (up to 1024) accepted,
+no composition rules, refused when on a list of commonly used passwords; compared after Unicode
+NFKC normalisation so the same password typed on two keyboards matches. They are hashed with
+Argon2id (RFC 9106) through argon2-cffi, whose defaults are RFC 9106's second recommended profile.
+API tokens are 32 random bytes from ``secrets`` (256 bits), shown once and stored as their SHA-256:
+a fast hash is enough for a uniformly random secret of that size (no dictionary to try).
+Logs name users by id and role only, never by e-mail, and never carry a password, token or hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import unicodedata
+from functools import cache
+from importlib.resources import files
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ravingfans.clock import Clock, utcnow
+from ravingfans.db.models import ROLES, ApiToken, User
+from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.ingest.normalize import normalize_email
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+TOKEN_PREFIX = "rf_"
+MAX_TOKEN_NAME = 120
+
+# argon2-cffi's defaults: Argon2id, t=3, m=64 MiB, p=4 (RFC 9106 §4, second recommended option).
+DEFAULT_HASHER = PasswordHasher()
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of 10,000 common passwords (zxcvbn's, see docs/NOTICE.md), lower-cased."""
+    text = files("ravingfans.services").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.lower() for line in text.splitlines() if line and not line.startswith("#"))
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of a random password with ``hasher``'s costs, checked for unknown e-mails to even out timing."""
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
+def _normalise_password(password: str) -> str:
+    """NFKC form of the password (NIST SP 800-63B-4 §3.1.1.2 asks verifiers to normalise Unicode)."""
+    return unicodedata.normalize("NFKC", password)
+
+
+def check_password(password: str) -> str:
+    """The normalised password, or ValidationFailed saying what to change."""
+    normalised = _normalise_password(password)
+    if len(normalised) < MIN_PASSWORD:
+        raise ValidationFailed(f"The password has {len(normalised)} characters; it needs at least {MIN_PASSWORD}.",
+                               field="password", hint="Choose a longer one: a few unrelated words work well.")
+    if len(normalised) > MAX_PASSWORD:
+        raise ValidationFailed(f"The password has {len(normalised)} characters; at most {MAX_PASSWORD} are accepted.",
+                               field="password", hint="Choose a shorter one.")
+    if normalised.lower() in common_passwords():
+        raise ValidationFailed("That password is on the list of commonly used passwords, which attackers try first.",
+                               field="password", hint="Choose another: a few unrelated words work well.")
+    return normalised
+
+
+def _email(email: str) -> str:
+    """The lower-cased address, or ValidationFailed naming the field."""
+    try:
+        normalised = normalize_email(email)
+    except ValueError as exc:
+        raise ValidationFailed(f"{email!r} is {exc}.", field="email") from None
+    if normalised is None:
+        raise ValidationFailed("The e-mail address is empty.", field="email", hint="Give one like name@example.com.")
+    if len(normalised) > 254:
+        raise ValidationFailed("The e-mail address is longer than 254 characters.", field="email")
+    return normalised
+
+
+def _role(role: str) -> str:
+    """The role, or ValidationFailed listing the allowed ones."""
+    if role not in ROLES:
+        raise ValidationFailed(f"Unknown role {role!r}.", field="role", hint=f"Use one of: {', '.join(ROLES)}.")
+    return role
+
+
+def get_user(session: Session, email: str) -> User:
+    """The user with this e-mail address; NotFound when there is none."""
+    normalised = _email(email)
+    user = session.scalar(select(User).where(User.email == normalised))
+    if user is None:
+        raise NotFound(f"No user with e-mail {normalised}.", hint="See the users with `ravingfans user list`.")
+    return user
+
+
+def add_user(session: Session, email: str, role: str, password: str, *, clock: Clock = utcnow,
+             hasher: PasswordHasher = DEFAULT_HASHER) -> User:
+    """Create an active user with an argon2id hash of ``password``; the e-mail must be new."""
+    normalised = _email(email)
+    _role(role)
+    secret = check_password(password)
+    if session.scalar(select(User.id).where(User.email == normalised)) is not None:
+        raise ValidationFailed(f"A user with e-mail {normalised} already exists.", field="email",
+                               hint="Use another address, or disable the old account first and pick a new address.")
+    user = User(email=normalised, role=role, password_hash=hasher.hash(secret), active=True, created_at=clock())
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # another process added the same address in between
+        raise ValidationFailed(f"A user with e-mail {normalised} already exists.", field="email") from None
+    log.info("user added: id=%s role=%s", user.id, role)
+    return user
+
+
+def verify_password(session: Session, email: str, password: str, *,
+                    hasher: PasswordHasher = DEFAULT_HASHER) -> User | None:
+    """The active user whose password this is, else None; an Argon2 check runs whatever the e-mail.
+
+    Unknown and disabled e-mails are checked against a dummy hash so that the time taken does not
+    tell an attacker which addresses have accounts (OWASP Authentication Cheat Sheet).
+    """
+    try:
+        normalised = _email(email)
+    except ValidationFailed:
+        normalised = None
+    user = session.scalar(select(User).where(User.email == normalised)) if normalised else None
+    stored = user.password_hash if user is not None else _dummy_hash(hasher)
+    try:
+        hasher.verify(stored, _normalise_password(password))
+        matched = True
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        matched = False
+    if not matched or user is None or not user.active:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):  # costs were raised since: upgrade the stored hash
+        user.password_hash = hasher.hash(_normalise_password(password))
+    return user
+
+
+def disable_user(session: Session, email: str, *, clock: Clock = utcnow) -> User:
+    """Stop a user signing in and revoke every token they hold; disabling twice changes nothing."""
+    user = get_user(session, email)
+    now = clock()
+    if user.active:
+        user.active = False
+        user.disabled_at = now
+    revoked = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    ).rowcount
+    log.info("user disabled: id=%s tokens_revoked=%s", user.id, revoked)
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, active or not, by e-mail."""
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def _token_hash(token: str) -> str:
+    """SHA-256 of the token, hex: what the database keeps."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user_email: str, name: str, *, clock: Clock = utcnow) -> str:
+    """A new API token for an active user; returned once, only its SHA-256 is stored."""
+    user = get_user(session, user_email)
+    if not user.active:
+        raise ValidationFailed(f"The user {user.email} is disabled; tokens are only made for active users.",
+                               field="user")
+    label = name.strip()
+    if not label or len(label) > MAX_TOKEN_NAME:
+        raise ValidationFailed(f"A token name needs 1 to {MAX_TOKEN_NAME} characters.", field="name",
+                               hint="Name it after what will use it, e.g. 'bookkeeping sync'.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=label, token_hash=_token_hash(token), created_at=clock())
+    session.add(row)
+    session.flush()
+    log.info("token created: id=%s user_id=%s", row.id, user.id)
+    return token
+
+
+def find_token(session: Session, token: str) -> ApiToken | None:
+    """The stored row of a token (revoked or not), without marking it used."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+
+
+def token_user(session: Session, token: str, *, clock: Clock = utcnow) -> User | None:
+    """The active user a live token belongs to, else None; records when the token was last used."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    found = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    row.last_used_at = clock()
+    return user
+
+
+def revoke_token(session: Session, token_id: int, *, clock: Clock = utcnow) -> ApiToken:
+    """Revoke a token by id so it no longer works; revoking twice keeps the first time."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"No API token with id {token_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = clock()
+        log.info("token revoked: id=%s user_id=%s", row.id, row.user_id)
+    return row
