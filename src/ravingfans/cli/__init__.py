@@ -16,7 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
 
-from ravingfans.cli import core, customers, data, demo, export, scores, serve, validate  # noqa: E402
+from ravingfans.cli import core, customers, data, demo, export, scores, serve, users, validate  # noqa: E402
 from ravingfans.errors import RavingFansError  # noqa: E402
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ scores.register(app)
 validate.register(app)
 demo.register(app)
 serve.register(app)
+users.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
