@@ -42,7 +42,7 @@ SUMMARY_COLUMNS = (
 
 _DAY = "_day"
 _NET = "_net"
-_RETURNED = "_returned"
+_BOUGHT = "_bought"
 _GAP = "_gap"
 _REPEAT = "_repeat"
 _KEY = "_key"
@@ -113,29 +113,34 @@ def customer_summary(
 
     net = [pl.col(monetary_value_col).sum().alias(_NET)] if monetary_value_col else []
     occasions = _occasions(rows.with_columns(day.alias(_DAY)), cid, net, schema[cid])
-    returned = None
-    if monetary_value_col:  # a day that nets to a return or refund is no purchase, but lowers total spend
-        returned = occasions.filter(pl.col(_NET) <= 0).group_by(cid).agg(pl.col(_NET).sum().alias(_RETURNED))
-        occasions = occasions.filter(pl.col(_NET) > 0)
-    # Occasions come sorted by customer and day; the gap to the previous occasion and the amount of every
-    # occasion but the first are columns made with shift(), so one group-by gives every aggregate.
-    # (Per-group sorts inside the aggregation, a rank window or a self-join each cost more.)
-    same = pl.col(cid) == pl.col(cid).shift(1)
+    # Occasions come sorted by customer and day. A day netting to zero or less (returns, refunds) is no
+    # purchase, but stays in the table so that its amount still lowers total spend; the gap to the previous
+    # *purchase* and the amount of every purchase but the first are columns made with shift() and
+    # forward_fill() over the purchases, so one group-by over one pass gives every aggregate.
+    # (Per-group sorts inside the aggregation, a rank window, a self-join, or a second pass over the
+    # occasions for the refund days each cost more.)
+    if monetary_value_col:
+        bought = pl.col(_NET) > 0
+        previous_day = pl.when(bought).then(pl.col(_DAY)).shift(1).forward_fill()
+        previous_cid = pl.when(bought).then(pl.col(cid)).shift(1).forward_fill()
+    else:
+        bought = pl.lit(True)
+        previous_day, previous_cid = pl.col(_DAY).shift(1), pl.col(cid).shift(1)
+    repeat = bought & (pl.col(cid) == previous_cid)
     occasions = occasions.with_columns(
-        pl.when(same).then((pl.col(_DAY) - pl.col(_DAY).shift(1)).dt.total_days()).alias(_GAP),
-        *([pl.when(same).then(pl.col(_NET)).alias(_REPEAT)] if monetary_value_col else []),
+        bought.alias(_BOUGHT),
+        pl.when(repeat).then((pl.col(_DAY) - previous_day).dt.total_days()).alias(_GAP),
+        *([pl.when(repeat).then(pl.col(_NET)).alias(_REPEAT)] if monetary_value_col else []),
     )
+    purchase_day = pl.when(pl.col(_BOUGHT)).then(pl.col(_DAY))
     out = occasions.group_by(cid).agg(
-        pl.col(_DAY).min().alias("first_purchase"),
-        pl.col(_DAY).max().alias("last_purchase"),
-        pl.len().cast(pl.Int64).alias("purchases"),
+        purchase_day.min().alias("first_purchase"),
+        purchase_day.max().alias("last_purchase"),
+        pl.col(_BOUGHT).sum().cast(pl.Int64).alias("purchases"),
         *([pl.col(_NET).sum().alias("total_spend"), pl.col(_REPEAT).cast(pl.Float64).mean().alias("monetary_value")]
           if monetary_value_col else []),
         (pl.col(_GAP).std() * per_day).alias("gap_std"),
-    ).sort(cid)  # before the arithmetic: a fixed row layout gives bit-identical divisions run to run
-    if returned is not None:
-        out = out.join(returned, on=cid, how="left", maintain_order="left").with_columns(
-            (pl.col("total_spend") + pl.col(_RETURNED).fill_null(0)).alias("total_spend"))
+    ).filter(pl.col("purchases") > 0).sort(cid)  # sorted before the arithmetic: bit-identical run to run
 
     span = (pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days()
     age = (pl.lit(obs_day, dtype=pl.Date) - pl.col("first_purchase")).dt.total_days()
