@@ -143,7 +143,7 @@ def test_token_is_shown_once_and_stored_as_sha256(db: Database) -> None:
     later = NOW + timedelta(hours=3)
     with db.session(write=True) as s:
         _add(s)
-        token = create_token(s, "Ann@example.com", "bookkeeping", clock=fixed(NOW))
+        token = create_token(s, "Ann@example.com", "bookkeeping", clock=fixed(NOW)).token
     assert token.startswith("rf_") and len(token) >= 3 + 43
     with db.session(write=True) as s:
         row = s.scalars(select(ApiToken)).one()
@@ -161,15 +161,15 @@ def test_token_is_shown_once_and_stored_as_sha256(db: Database) -> None:
 def test_two_tokens_differ(db: Database) -> None:
     with db.session(write=True) as s:
         _add(s)
-        assert create_token(s, "ann@example.com", "a") != create_token(s, "ann@example.com", "a")
+        assert create_token(s, "ann@example.com", "a").token != create_token(s, "ann@example.com", "a").token
 
 
 def test_revoked_token_fails_and_others_keep_working(db: Database) -> None:
     with db.session(write=True) as s:
         _add(s)
-        first = create_token(s, "ann@example.com", "first")
-        second = create_token(s, "ann@example.com", "second")
-        first_id = accounts.find_token(s, first).id
+        issued = create_token(s, "ann@example.com", "first")
+        first, first_id = issued.token, issued.id
+        second = create_token(s, "ann@example.com", "second").token
     with db.session(write=True) as s:
         assert revoke_token(s, first_id, clock=fixed(NOW)).revoked_at == NOW
         assert revoke_token(s, first_id, clock=fixed(NOW + timedelta(days=1))).revoked_at == NOW
@@ -182,8 +182,8 @@ def test_disabled_user_cannot_sign_in_or_use_tokens(db: Database) -> None:
     with db.session(write=True) as s:
         _add(s)
         _add(s, email="bob@example.com")
-        token = create_token(s, "ann@example.com", "sync")
-        bob_token = create_token(s, "bob@example.com", "sync")
+        token = create_token(s, "ann@example.com", "sync").token
+        bob_token = create_token(s, "bob@example.com", "sync").token
     with db.session(write=True) as s:
         user = disable_user(s, "ann@example.com", clock=fixed(NOW))
         assert not user.active and user.disabled_at == NOW

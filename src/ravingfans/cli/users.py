@@ -114,20 +114,17 @@ def create(
     name: str = typer.Option("api", "--name", help="What the token is for, to recognise it later."),
 ) -> None:
     """Create an API token for a user; it is printed once, alone on the last line of stdout."""
-    from ravingfans.services.accounts import create_token, find_token
+    from ravingfans.services.accounts import create_token
 
     db = context.database()
     try:
         with db.session(write=True) as session:
-            token = create_token(session, user, name)
-            row = find_token(session, token)
-            assert row is not None
-            shown = (f"Token #{row.id} ({row.name!r}) created. It is shown only once: store it now. "
-                     f"Revoke it with: ravingfans token revoke {row.id}")
+            issued = create_token(session, user, name)
     finally:
         db.dispose()
-    info(shown)
-    sys.stdout.write(token + "\n")
+    info(f"Token #{issued.id} ({issued.name!r}) created. It is shown only once: store it now. "
+         f"Revoke it with: ravingfans token revoke {issued.id}")
+    sys.stdout.write(issued.token + "\n")
     sys.stdout.flush()
 
 

@@ -11,6 +11,8 @@ Logs name users by id and role only, never by e-mail, and never carry a password
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import hashlib
 import logging
 import secrets
@@ -171,8 +173,17 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(session: Session, user_email: str, name: str, *, clock: Clock = utcnow) -> str:
-    """A new API token for an active user; returned once, only its SHA-256 is stored."""
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just made: its id and name, and the secret itself, which is never shown again."""
+
+    id: int
+    name: str
+    token: str
+
+
+def create_token(session: Session, user_email: str, name: str, *, clock: Clock = utcnow) -> IssuedToken:
+    """A new API token for an active user; the secret is returned once, only its SHA-256 is stored."""
     user = get_user(session, user_email)
     if not user.active:
         raise ValidationFailed(f"The user {user.email} is disabled; tokens are only made for active users.",
@@ -186,14 +197,7 @@ def create_token(session: Session, user_email: str, name: str, *, clock: Clock =
     session.add(row)
     session.flush()
     log.info("token created: id=%s user_id=%s", row.id, user.id)
-    return token
-
-
-def find_token(session: Session, token: str) -> ApiToken | None:
-    """The stored row of a token (revoked or not), without marking it used."""
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    return session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    return IssuedToken(id=row.id, name=row.name, token=token)
 
 
 def token_user(session: Session, token: str, *, clock: Clock = utcnow) -> User | None:
