@@ -93,18 +93,22 @@ def seed_buyers(db: Database, count: int, *, seed: int = 3, start: int = 0) -> l
         s.add_all(made)
         s.flush()
         ids = [c.id for c in made]
-    span = (LAST_DAY - FIRST_DAY.date()).days - 2
     for customer_id in ids:
-        # A buy-till-you-die shopper: buys at their own rate, may drop out after each purchase (BG/NBD's story).
-        rate, dropout, spend = rng.gammavariate(2.0, 1 / 90), rng.betavariate(1.0, 3.0), rng.uniform(20, 300)
-        days = [rng.randrange(span // 2)]
-        while rng.random() > dropout:
-            day = days[-1] + max(1, round(rng.expovariate(rate)))
-            if day >= span:
-                break
-            days.append(day)
-        add_orders(db, customer_id, days, [spend * rng.uniform(0.7, 1.3) for _ in days])
+        add_shopper(db, customer_id, rng, max_spend=300)
     return ids
+
+
+def add_shopper(db: Database, customer_id: int, rng: random.Random, *, max_spend: float) -> None:
+    """A buy-till-you-die shopper's orders: their own rate, maybe dropping out after each purchase (BG/NBD)."""
+    span = (LAST_DAY - FIRST_DAY.date()).days - 2
+    rate, dropout, spend = rng.gammavariate(2.0, 1 / 90), rng.betavariate(1.0, 3.0), rng.uniform(20, max_spend)
+    days = [rng.randrange(span // 2)]
+    while rng.random() > dropout:
+        day = days[-1] + max(1, round(rng.expovariate(rate)))
+        if day >= span:
+            break
+        days.append(day)
+    add_orders(db, customer_id, days, [spend * rng.uniform(0.7, 1.3) for _ in days])
 
 
 def score(db: Database, settings: Settings, until: date = LAST_DAY) -> scoring.RunResult:

@@ -6,19 +6,17 @@ import html
 import random
 import shutil
 import warnings
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from test_web_scores import FIRST_DAY, LAST_DAY, NOW, add_orders, add_shopper
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from ravingfans.clock import fixed
 from ravingfans.config import Settings
 from ravingfans.db import Database
-from ravingfans.db.models import Customer, CustomerScore, Interaction, Note, Order, OrderLine
+from ravingfans.db.models import Customer, CustomerScore, Interaction, Note
 from ravingfans.services import scoring
 from ravingfans.web.formatting import format_money, format_number, format_percent
 
@@ -26,9 +24,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette nags about httpx vs httpx2 at import
     from fastapi.testclient import TestClient
 
-FIRST_DAY = datetime(2022, 3, 1, 10, 0, tzinfo=UTC)
-LAST_DAY = date(2024, 6, 1)
-NOW = fixed(datetime(2024, 6, 3, 12, 0, tzinfo=UTC))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -70,22 +65,9 @@ def shown(text: str) -> list[dict[str, str]]:
     return [{"id": row_id, **dict(zip(keys, cells[:7], strict=True))} for row_id, cells in Rows(text).rows]
 
 
-def add_orders(db: Database, customer_id: int, days: list[int], amounts: list[float]) -> None:
-    """Orders for a customer on the given days after FIRST_DAY, one line each."""
-    with db.session(write=True) as s:
-        for n, (day, amount) in enumerate(zip(days, amounts, strict=True)):
-            value = Decimal(f"{amount:.2f}")
-            order = Order(source="test", external_id=f"S-{customer_id}-{n}", customer_id=customer_id,
-                          placed_at=FIRST_DAY + timedelta(days=day), channel="web", total=value)
-            order.lines.append(OrderLine(line_no=1, kind="sale", product_name="Shoes", sku="SKU-SHO", quantity=1,
-                                         unit_price=value, amount=value))
-            s.add(order)
-
-
 def seed(db: Database, shop: Any, *, buyers: int = 60, slippers: int = 4) -> list[int]:
     """Ordinary buyers plus big, frequent fans who stopped long ago (the hostile name among them)."""
     rng = random.Random(5)
-    span = (LAST_DAY - FIRST_DAY.date()).days - 2
     with db.session(write=True) as s:
         made = [Customer(first_name="Buyer", last_name=f"{i:03d}", created_at=FIRST_DAY, updated_at=FIRST_DAY)
                 for i in range(buyers)]
@@ -95,14 +77,7 @@ def seed(db: Database, shop: Any, *, buyers: int = 60, slippers: int = 4) -> lis
         s.flush()
         buyer_ids, fan_ids = [c.id for c in made], [c.id for c in fans]
     for customer_id in buyer_ids:
-        rate, dropout, spend = rng.gammavariate(2.0, 1 / 90), rng.betavariate(1.0, 3.0), rng.uniform(20, 200)
-        days = [rng.randrange(span // 2)]
-        while rng.random() > dropout:
-            day = days[-1] + max(1, round(rng.expovariate(rate)))
-            if day >= span:
-                break
-            days.append(day)
-        add_orders(db, customer_id, days, [spend * rng.uniform(0.7, 1.3) for _ in days])
+        add_shopper(db, customer_id, rng, max_spend=200)
     for n, customer_id in enumerate([*fan_ids, shop.hostile]):
         # Twelve visits a fortnight apart, big baskets, then silence for most of a year.
         start = 60 + 7 * n
