@@ -9,11 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from ravingfans.errors import (
     ConfigError,
+    Conflict,
     DatabaseError,
     ImportFailed,
     NotFound,
+    NotSignedIn,
+    PermissionDenied,
     RavingFansError,
     SchemaOutOfDate,
+    TooManyAttempts,
     ValidationFailed,
 )
 
@@ -24,12 +28,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "DatabaseError",
     "ImportFailed",
     "NotFound",
+    "NotSignedIn",
+    "PermissionDenied",
     "RavingFansError",
     "SchemaOutOfDate",
     "Settings",
+    "TooManyAttempts",
     "ValidationFailed",
     "__version__",
     "get_settings",

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     gross_margin: float = Field(default=1.0, gt=0, le=1)
     clv_horizon_days: float = Field(default=365.0, gt=0, le=3660)
     monthly_discount_rate: float = Field(default=0.01, ge=0, lt=1)
+    session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=100000)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @field_validator("time_zone")
     @classmethod

@@ -6,6 +6,10 @@
     │   └── SchemaOutOfDate  migrations not applied; run `ravingfans init`
     ├── NotFound             a record named by the user does not exist
     ├── ValidationFailed     user input (a form, an API body, an argument) is invalid
+    ├── NotSignedIn          a page or API call needs a signed-in user or a valid token
+    ├── PermissionDenied     the signed-in user's role does not allow this
+    ├── TooManyAttempts      too many failed sign-ins; ``retry_after`` says how long to wait
+    ├── Conflict             the request clashes with what is stored (e.g. a reused idempotency key)
     └── ImportFailed         a file could not be imported; carries per-row problems
 
 Each edge (CLI, HTML, JSON) turns these into messages in exactly one place.
@@ -60,6 +64,38 @@ class NotFound(RavingFansError):
     exit_code = 4
     http_status = 404
     code = "not_found"
+
+
+class NotSignedIn(RavingFansError):
+    """The request carries no valid session or token: sign in (pages) or send a token (API)."""
+
+    http_status = 401
+    code = "not_signed_in"
+
+
+class PermissionDenied(RavingFansError):
+    """The user is signed in but their role does not allow this action."""
+
+    http_status = 403
+    code = "permission_denied"
+
+
+class TooManyAttempts(RavingFansError):
+    """Too many failed sign-ins for an account or from an address; wait ``retry_after`` seconds."""
+
+    http_status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class Conflict(RavingFansError):
+    """The request clashes with what is already stored."""
+
+    http_status = 409
+    code = "conflict"
 
 
 class ValidationFailed(RavingFansError):

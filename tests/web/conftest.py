@@ -21,6 +21,7 @@ from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.db.models import Consent, Customer, Employee, Interaction, Note, Order, OrderLine
 from ravingfans.web import create_app
+from signin import LIVE_OWNER, add_account, sign_in_as
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette nags about httpx vs httpx2 at import
@@ -111,10 +112,35 @@ def web_settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(web_settings: Settings, shop: Shop) -> Iterator[TestClient]:
-    """An in-process client of the app over the seeded shop."""
+def anon_client(web_settings: Settings, shop: Shop) -> Iterator[TestClient]:
+    """An in-process client of the app over the seeded shop, not signed in."""
     with TestClient(create_app(web_settings), follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(anon_client: TestClient, db: Database) -> TestClient:
+    """An in-process client signed in as an owner (who may do everything)."""
+    return sign_in_as(anon_client, db, "owner")
+
+
+ClientAs = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def client_as(web_settings: Settings, shop: Shop, db: Database) -> Iterator[ClientAs]:
+    """A factory of in-process clients, each signed in as a new user with the given role."""
+    opened: list[TestClient] = []
+
+    def make(role: str) -> TestClient:
+        test_client = TestClient(create_app(web_settings), follow_redirects=False)
+        test_client.__enter__()
+        opened.append(test_client)
+        return sign_in_as(test_client, db, role, f"{role}{len(opened)}@shoe.example")
+
+    yield make
+    for test_client in opened:
+        test_client.__exit__(None, None, None)
 
 
 def free_port() -> int:
@@ -151,8 +177,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(database_url: str, shop: Shop, tmp_path: Path) -> Iterator[LiveServer]:
-    """`ravingfans serve` in a child process on a free port, over the seeded test database."""
+def live_server(database_url: str, shop: Shop, db: Database, tmp_path: Path) -> Iterator[LiveServer]:
+    """`ravingfans serve` in a child process on a free port, over the seeded test database, with an owner account."""
+    add_account(db, "owner", LIVE_OWNER)
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:

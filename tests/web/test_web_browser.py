@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from signin import sign_in_page
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -25,6 +26,7 @@ def page(live_server: Any) -> Iterator[playwright_api.Page]:
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         tab = browser.new_page(base_url=live_server.url)
+        sign_in_page(tab)
         tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
         tab.on("pageerror", lambda exc: problems.append(str(exc)))
         tab.on("dialog", lambda dialog: problems.append(f"dialog opened: {dialog.message}"))

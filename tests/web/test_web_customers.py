@@ -283,6 +283,7 @@ def test_the_app_refuses_an_uninitialised_database(empty_database_url: str) -> N
 def test_a_vanished_database_gives_a_503_page_not_a_traceback(tmp_path: Path) -> None:
     gone = open_database(f"sqlite:///{tmp_path}/no/such/dir/x.db", check_schema=False)
     with TestClient(create_app(Settings(_env_file=None), database=gone)) as broken:
+        broken.cookies.set("rf_session", "x" * 43)  # looking the session up is the first query to fail
         page = broken.get("/customers")
         assert page.status_code == 503
         assert "cannot be reached right now" in page.text

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from signin import sign_in_as, sign_in_page
 from test_web_scores import NOW, counted, score, seed_buyers, table
 
 from ravingfans.config import Settings
@@ -144,6 +145,7 @@ def test_queries_do_not_grow_with_the_data(db: Database, shop: Any, web_settings
     app = create_app(web_settings, database=db)
     app.state.clock = NOW
     with TestClient(app) as client:
+        sign_in_as(client, db, "owner")
         for size, start in ((10, 0), (30, 10)):
             seed_buyers(db, size, start=start)
             for n in range(size // 5):
@@ -202,6 +204,7 @@ def test_browser_shows_the_charts_and_their_tables(live_server: Any, db: Databas
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
             tab = browser.new_page(base_url=live_server.url)
+            sign_in_page(tab)
             tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             tab.on("pageerror", lambda exc: problems.append(str(exc)))
             tab.goto("/")
@@ -227,6 +230,7 @@ def test_browser_shows_the_charts_and_their_tables(live_server: Any, db: Databas
 def test_times_and_clock_default_to_now(db: Database, web_settings: Settings, shop: Any) -> None:
     """Without a fixed clock the page uses the real time (the current month is the trend's last)."""
     with TestClient(create_app(web_settings, database=db)) as client:
+        sign_in_as(client, db, 'owner')
         page = client.get("/")
     months = table(page.text, "monthly-revenue-table")
     assert months[-1]["Month"] == month_label(datetime.now(UTC).astimezone(web_settings.zone).date())

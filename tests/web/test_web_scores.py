@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from signin import sign_in_as, sign_in_page
 from sqlcount import counted
 from sqlalchemy import select
 
@@ -301,6 +302,7 @@ def test_list_queries_do_not_grow_with_the_rows(db: Database, web_settings: Sett
                  "/customers?per_page=100&sort=total_spend&dir=desc"]
     used: dict[int, list[int]] = {}
     with TestClient(create_app(web_settings, database=db)) as client:
+        sign_in_as(client, db, 'owner')
         for size, start in ((10, 0), (30, 10)):
             seed_buyers(db, size, start=start)
             run = score(db, web_settings)
@@ -333,6 +335,7 @@ def test_browser_opens_a_profile_and_sees_its_value(live_server: Any, db: Databa
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
             tab = browser.new_page(base_url=live_server.url)
+            sign_in_page(tab)
             tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             tab.on("pageerror", lambda exc: problems.append(str(exc)))
             tab.goto("/fans?segment=all&limit=500")

@@ -7,16 +7,22 @@ import socket
 from typing import Any
 
 import httpx
+from signin import sign_in_http
 
 
 def test_served_pages_and_forms_work_over_real_http(live_server: Any, shop: Any) -> None:
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        assert http.get("/customers").status_code == 303  # not signed in yet: to the sign-in form
+        csrf = sign_in_http(http)
         listing = http.get("/customers", params={"q": "ada"})
         assert listing.status_code == 200
         assert "Ada Lovelace" in listing.text and "Grace Hopper" not in listing.text
         assert "default-src 'none'" in listing.headers["content-security-policy"]
         assert "server" not in listing.headers
-        posted = http.post(f"/customers/{shop.ada}/notes", data={"body": "Called from a real <socket>"})
+        refused = http.post(f"/customers/{shop.ada}/notes", data={"body": "no token"})
+        assert refused.status_code == 403
+        posted = http.post(f"/customers/{shop.ada}/notes", data={"body": "Called from a real <socket>",
+                                                                 "csrf_token": csrf})
         assert posted.status_code == 303
         profile = http.get(posted.headers["location"])
         assert "Called from a real &lt;socket&gt;" in profile.text
@@ -29,7 +35,7 @@ def test_served_pages_and_forms_work_over_real_http(live_server: Any, shop: Any)
 
 
 def test_served_process_stops_cleanly_on_sigterm(live_server: Any) -> None:
-    assert httpx.get(live_server.url + "/customers", timeout=10).status_code == 200
+    assert httpx.get(live_server.url + "/login", timeout=10).status_code == 200
     live_server.process.terminate()
     assert live_server.process.wait(timeout=15) == 0
     assert "Stopped." in live_server.output()

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from signin import sign_in_page
 from test_web_scores import FIRST_DAY, LAST_DAY, NOW, add_orders, add_shopper
 from markupsafe import escape
 from sqlalchemy import func, select
@@ -252,6 +253,7 @@ def test_browser_logs_a_call_from_the_list(live_server: Any, db: Database, shop:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
             tab = browser.new_page(base_url=live_server.url)
+            sign_in_page(tab)
             tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             tab.goto("/slipping")  # action 1: open the page
             first = tab.locator("#slipping tbody tr").first

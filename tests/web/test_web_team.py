@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from signin import sign_in_as
 from sqlcount import counted
 from markupsafe import escape
 from sqlalchemy import select
@@ -169,6 +170,7 @@ def test_bad_periods_get_a_clear_message(client: TestClient, params: dict[str, s
 def test_page_queries_do_not_grow_with_the_team(db: Database, web_settings: Settings, shop: Any) -> None:
     used = []
     with TestClient(create_app(web_settings, database=db)) as client:
+        sign_in_as(client, db, 'owner')
         for batch in range(2):
             with db.session(write=True) as s:
                 for i in range(10 * batch):

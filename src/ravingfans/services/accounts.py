@@ -11,12 +11,11 @@ Logs name users by id and role only, never by e-mail, and never carry a password
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hashlib
 import logging
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
@@ -28,8 +27,18 @@ from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import ROLES, ApiToken, User
-from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.errors import NotFound, TooManyAttempts, ValidationFailed
 from ravingfans.ingest.normalize import normalize_email
+from ravingfans.services.sessions import (
+    OpenedSession,
+    SessionPolicy,
+    clear_account_failures,
+    close_user_sessions,
+    open_session,
+    purge_expired,
+    record_failure,
+    retry_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +159,7 @@ def verify_password(session: Session, email: str, password: str, *,
 
 
 def disable_user(session: Session, email: str, *, clock: Clock = utcnow) -> User:
-    """Stop a user signing in and revoke every token they hold; disabling twice changes nothing."""
+    """Stop a user signing in, end their sessions and revoke every token they hold; twice changes nothing."""
     user = get_user(session, email)
     now = clock()
     if user.active:
@@ -159,7 +168,8 @@ def disable_user(session: Session, email: str, *, clock: Clock = utcnow) -> User
     revoked = session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
     ).rowcount
-    log.info("user disabled: id=%s tokens_revoked=%s", user.id, revoked)
+    ended = close_user_sessions(session, user.id)
+    log.info("user disabled: id=%s tokens_revoked=%s sessions_ended=%s", user.id, revoked, ended)
     return user
 
 
@@ -224,3 +234,27 @@ def revoke_token(session: Session, token_id: int, *, clock: Clock = utcnow) -> A
         row.revoked_at = clock()
         log.info("token revoked: id=%s user_id=%s", row.id, row.user_id)
     return row
+
+
+def sign_in(session: Session, email: str, password: str, *, address: str, secret: str, policy: SessionPolicy,
+            replaces: str | None = None, clock: Clock = utcnow,
+            hasher: PasswordHasher = DEFAULT_HASHER) -> OpenedSession | None:
+    """A new session when the password is right; None (the failure counted) when not.
+
+    Raises TooManyAttempts, before any password check, while the account or the address is waiting.
+    """
+    purge_expired(session, policy, clock=clock)  # sign-ins are rare: a good moment to drop dead rows
+    waiting = retry_after(session, email, address, secret, policy, clock=clock)
+    if waiting is not None:
+        scope, seconds = waiting
+        log.warning("sign-in throttled: scope=%s retry_after=%s", scope, seconds)
+        minutes = max(1, round(seconds / 60))
+        raise TooManyAttempts(
+            f"Too many failed sign-ins {'for this account' if scope == 'account' else 'from this address'}.",
+            retry_after=seconds, hint=f"Wait about {minutes} minute{'s' if minutes != 1 else ''} and try again.")
+    user = verify_password(session, email, password, hasher=hasher)
+    if user is None:
+        record_failure(session, email, address, secret, clock=clock)
+        return None
+    clear_account_failures(session, email, secret)
+    return open_session(session, user, policy, replaces=replaces, clock=clock)

@@ -3,17 +3,20 @@
 Domain errors (:class:`~ravingfans.errors.RavingFansError`) become an HTML error page with their
 own status in :func:`domain_error_page` and nowhere else; HTTP-level problems (unknown address,
 malformed parameter) are turned into the matching domain error and shown by that same page.
+On ``/api/`` paths each handler hands over to :mod:`ravingfans.web.api.problems` instead, which
+answers with RFC 9457 problem details (see :func:`ravingfans.web.api.problems.dispatch`).
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -23,13 +26,17 @@ from starlette.templating import Jinja2Templates
 from ravingfans import __version__
 from ravingfans.config import Settings
 from ravingfans.db import Database, open_database
-from ravingfans.errors import DatabaseError, NotFound, RavingFansError, ValidationFailed
+from ravingfans.errors import DatabaseError, NotFound, NotSignedIn, RavingFansError, TooManyAttempts, ValidationFailed
 from ravingfans.services.customers import FIELD_LABELS
 from ravingfans.web.pages import customers as customer_pages
 from ravingfans.web.pages import home as home_pages
+from ravingfans.web.pages import login as login_pages
 from ravingfans.web.pages import scores as score_pages
 from ravingfans.web.pages import slipping as slipping_pages
 from ravingfans.web.pages import team as team_pages
+from ravingfans.web import api
+from ravingfans.web.api import problems as api_problems
+from ravingfans.web.auth import require, session_policy
 from ravingfans.web.security import SecurityMiddleware
 from ravingfans.web.templating import STATIC_DIR, build_templates
 
@@ -51,22 +58,25 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             db.dispose()
 
     app = FastAPI(title=settings.business_name, version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.database = db
     app.state.templates = build_templates(settings)
+    app.state.session_policy = session_policy(settings)
 
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(home_pages.router)
-    app.include_router(customer_pages.router)
-    app.include_router(score_pages.router)
-    app.include_router(slipping_pages.router)
-    app.include_router(team_pages.router)
-    app.add_exception_handler(RavingFansError, domain_error_page)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _bad_parameter)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
+    app.include_router(login_pages.router)
+    staff_only = [Depends(require("staff"))]  # every page below needs a signed-in user; routes may ask for more
+    for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages):
+        app.include_router(pages.router, dependencies=staff_only)
+    api.install(app)  # /api/v1 (bearer tokens), /openapi.json (API routes only) and /docs
+    dispatch = api_problems.dispatch  # /api/ paths get problem JSON, every other path the HTML page
+    app.add_exception_handler(RavingFansError, dispatch(api_problems.domain_problem, domain_error_page))
+    app.add_exception_handler(RequestValidationError, dispatch(api_problems.validation_problem, _bad_parameter))
+    app.add_exception_handler(StarletteHTTPException, dispatch(api_problems.http_problem, _http_error))
+    app.add_exception_handler(OperationalError, dispatch(api_problems.database_problem, _database_unavailable))
+    app.add_exception_handler(Exception, dispatch(api_problems.unexpected_problem, _server_error))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:
@@ -82,14 +92,21 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     return app
 
 
-def domain_error_page(request: Request, exc: RavingFansError) -> HTMLResponse:
-    """The one place a domain error becomes HTML: a page with its message, hint and status."""
+def domain_error_page(request: Request, exc: RavingFansError) -> Response:
+    """The one place a domain error becomes HTML: a page with its message, hint and status.
+
+    A page asked for without signing in is the exception: the browser is sent to the sign-in form,
+    which brings it back afterwards.
+    """
     status = exc.http_status
+    if isinstance(exc, NotSignedIn) and request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
     if status >= 500:
         log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc.message)
     templates: Jinja2Templates = request.app.state.templates
     field = getattr(exc, "field", None)
-    return templates.TemplateResponse(request, "error.html", {
+    response = templates.TemplateResponse(request, "error.html", {
         "status": status,
         "title": TITLES.get(status, "Something went wrong"),
         "message": exc.message,
@@ -97,6 +114,9 @@ def domain_error_page(request: Request, exc: RavingFansError) -> HTMLResponse:
         "field": field,
         "back": _way_back(request),
     }, status_code=status)
+    if isinstance(exc, TooManyAttempts):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 def _way_back(request: Request) -> tuple[str, str]:
@@ -123,6 +143,11 @@ def _database_unavailable(request: Request, exc: OperationalError) -> HTMLRespon
     return domain_error_page(request, DatabaseError(
         "The database cannot be reached right now, so nothing was changed.",
         hint="Try again in a moment; if it keeps happening, check that the database server is running."))
+
+
+def _server_error(request: Request, exc: Exception) -> PlainTextResponse:
+    """A bug on a page: the plain 500 Starlette would give (the traceback is logged by the server)."""
+    return PlainTextResponse("Internal Server Error", status_code=500)
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:

@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 
 from ravingfans import __version__
 from ravingfans.config import Settings
+from ravingfans.web.auth import csrf_field, session_principal
 from ravingfans.web.formatting import (
     format_date,
     format_datetime,
@@ -45,4 +46,6 @@ def build_templates(settings: Settings) -> Jinja2Templates:
     env.globals["time_zone"] = settings.time_zone
     env.globals["currency"] = settings.currency
     env.globals["asset_version"] = __version__
+    env.globals["csrf_field"] = csrf_field
+    env.globals["principal"] = session_principal
     return Jinja2Templates(env=env)

@@ -8,6 +8,7 @@ from ravingfans.db.models.interactions import CHANNELS, KINDS, RATING_NAMES, RAT
 from ravingfans.db.models.orders import LINE_KINDS, Order, OrderLine
 from ravingfans.db.models.scores import CustomerScore, ScoreRun
 from ravingfans.db.models.team import Employee
+from ravingfans.db.models.web import BusinessSetting, IdempotencyKey, LoginFailure, WebSession
 
 __all__ = [
     "CHANNELS",
@@ -18,12 +19,15 @@ __all__ = [
     "ROLES",
     "ApiToken",
     "Base",
+    "BusinessSetting",
     "Consent",
     "Customer",
     "CustomerIdentity",
     "CustomerScore",
     "Employee",
+    "IdempotencyKey",
     "Interaction",
+    "LoginFailure",
     "Note",
     "Order",
     "OrderLine",
@@ -31,4 +35,5 @@ __all__ = [
     "ProductVariant",
     "ScoreRun",
     "User",
+    "WebSession",
 ]
