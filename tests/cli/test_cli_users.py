@@ -140,3 +140,20 @@ def test_unknown_user_is_not_found(run_cli: Run, cli_db: Database, capsys: pytes
     assert run_cli(["user", "disable", "nobody@example.com"]) == 4
     assert run_cli(["token", "create", "--user", "nobody@example.com"]) == 4
     assert "No user with e-mail nobody@example.com" in capsys.readouterr().err
+
+
+def test_user_password_changes_it_and_refuses_weak_ones(run_cli: Run, cli_db: Database,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _add(run_cli, monkeypatch, "ann@example.com") == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert run_cli(["user", "password", "ann@example.com", "--password-stdin"]) == 2
+    assert "at least 8" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("orbit plum kettle again\n"))
+    assert run_cli(["user", "password", "ANN@example.com", "--password-stdin"]) == 0
+    assert "open sessions have ended" in capsys.readouterr().err
+    with cli_db.session() as s:
+        assert verify_password(s, "ann@example.com", GOOD) is None
+        assert verify_password(s, "ann@example.com", "orbit plum kettle again") is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO("orbit plum kettle again\n"))
+    assert run_cli(["user", "password", "nobody@example.com", "--password-stdin"]) == 4

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -122,3 +123,18 @@ def test_demo_refuses_the_configured_database_even_when_empty(run_cli: Callable[
     assert run_cli(["demo", "--no-serve", *SMALL]) == 0
     assert (Path.cwd() / "ravingfans-demo.db").exists()
     assert _count(database_url, Customer) == 0
+
+
+def test_the_served_demo_gets_an_owner_with_a_new_password_each_start(run_cli: Callable[[list[str]], int],
+                                                                      database_url: str, db: Any) -> None:
+    from ravingfans.cli.demo import DEMO_OWNER, _demo_owner
+    from ravingfans.services.accounts import list_users, verify_password
+
+    assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
+    email, first = _demo_owner(database_url)
+    again, second = _demo_owner(database_url)
+    assert email == again == DEMO_OWNER and first != second and len(second) >= 17
+    with db.session(write=True) as s:
+        assert [(u.email, u.role) for u in list_users(s)] == [(DEMO_OWNER, "owner")]
+        assert verify_password(s, email, first) is None  # the old password no longer opens it
+        assert verify_password(s, email, second) is not None

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from ravingfans.clock import fixed
 from ravingfans.db import Database
 from ravingfans.db.models import LoginFailure, User, WebSession
-from ravingfans.errors import TooManyAttempts
-from ravingfans.services.accounts import add_user, sign_in
+from ravingfans.errors import TooManyAttempts, ValidationFailed
+from ravingfans.services.accounts import add_user, count_active_users, disable_user, set_password, sign_in
 from ravingfans.services.sessions import (
     SessionPolicy,
     close_session,
@@ -135,3 +135,17 @@ def test_sign_in_records_the_login_time_and_replaces_the_old_session(db: Databas
         user = s.get(User, user_id)
         assert user is not None and user.last_login_at == T0 + timedelta(minutes=5)
         assert s.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_a_new_password_ends_every_session_and_counts_users(db: Database) -> None:
+    user_id = make_user(db)
+    token = start(db, user_id)
+    with db.session(write=True) as s:
+        assert count_active_users(s) == 1
+        set_password(s, "KIM@shoe.example", "new lantern orbit plum", hasher=FAST)
+    assert lookup(db, token, T0) is None
+    with db.session(write=True) as s:
+        with pytest.raises(ValidationFailed):
+            set_password(s, "kim@shoe.example", "password", hasher=FAST)
+        disable_user(s, "kim@shoe.example")
+        assert count_active_users(s) == 0

@@ -16,7 +16,7 @@ from ravingfans.demo.model import (
     DEFAULT_YEARS,
     TIME_ZONE,
 )
-from ravingfans.errors import ConfigError
+from ravingfans.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ravingfans.demo.report import DemoReport
 
 DEMO_FILE = "ravingfans-demo.db"
+DEMO_OWNER = "owner@demo.example"
 
 
 def register(app: typer.Typer) -> None:
@@ -146,7 +147,32 @@ def _serve(url: str, host: str, port: int) -> None:
             "The web app is not available in this build, so the demo cannot be served.",
             hint=f"The demo database is ready at {url}; run `ravingfans demo --no-serve` for a report.",
         ) from None
+    email, password = _demo_owner(url)
+    info(f"Sign in as {email} with the password {password} (a new one is made each time the demo starts).")
     run_server(url, host, port, business_name=BUSINESS_NAME, time_zone=TIME_ZONE)
+
+
+def _demo_owner(url: str) -> tuple[str, str]:
+    """The demo's owner account with a fresh random password, so the demo can be signed in to at once.
+
+    Real databases never get a default account; this one is only made in a demo database.
+    """
+    import secrets
+
+    from ravingfans.db import open_database
+    from ravingfans.services.accounts import add_user, set_password
+
+    password = "-".join(secrets.token_hex(3) for _ in range(3))
+    database = open_database(url)
+    try:
+        with database.session(write=True) as session:
+            try:
+                set_password(session, DEMO_OWNER, password)
+            except NotFound:
+                add_user(session, DEMO_OWNER, "owner", password)
+    finally:
+        database.dispose()
+    return DEMO_OWNER, password
 
 
 def _print_report(report: DemoReport) -> None:

@@ -50,6 +50,14 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _has_users(database: Any) -> bool:
+    """Whether any active user exists to sign in with."""
+    from ravingfans.services.accounts import count_active_users
+
+    with database.session() as session:
+        return count_active_users(session) > 0
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -87,8 +95,11 @@ def run_server(database_url: str, host: str, port: int, **overrides: Any) -> Non
         sock = _listen(host, port)
         shown = f"[{host}]" if ":" in host else host
         info(f"Serving {settings.business_name} at http://{shown}:{port}/ (Ctrl+C to stop)")
+        if not _has_users(database):
+            info("Nobody can sign in yet: add the first owner with "
+                 "`ravingfans user add EMAIL --role owner`, then sign in at /login.")
         if not _is_loopback(host):
-            info("Warning: there is no sign-in yet; anyone who can reach this address sees customer data.")
+            info("Reachable from other machines: put it behind HTTPS so passwords and session cookies stay private.")
         config = uvicorn.Config(app, log_level="info", server_header=False, proxy_headers=False, lifespan="on")
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _stop_quietly) if in_main else None

@@ -1,4 +1,4 @@
-"""`ravingfans user add|list|disable` and `ravingfans token create|revoke`: who may sign in, and API tokens.
+"""`ravingfans user add|list|disable|password` and `ravingfans token create|revoke`: who may sign in, and API tokens.
 
 There is no default account: the first owner is made with `user add`. Passwords are read with hidden
 input (twice) or as one line of standard input for scripts; neither passwords, tokens nor hashes are
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     users.command("add")(add)
     users.command("list")(list_)
     users.command("disable")(disable)
+    users.command("password")(password_)
     app.add_typer(users, name="user")
     tokens = typer.Typer(help="Manage personal access tokens for the REST API.", no_args_is_help=True)
     tokens.command("create")(create)
@@ -66,6 +67,29 @@ def add(
         with db.session(write=True) as session:
             user = add_user(session, email, role.value, password)
             shown = f"Added {user.role} {user.email} (user #{user.id})."
+    finally:
+        db.dispose()
+    info(shown)
+
+
+def password_(
+    email: str = typer.Argument(..., help="The user whose password changes."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from one line of standard input instead of asking."),
+) -> None:
+    """Set a user's password (asked twice, hidden, unless --password-stdin); their sessions end."""
+    from ravingfans.services.accounts import check_password, set_password
+
+    if password_stdin:
+        password = _read_stdin_password()
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    check_password(password)
+    db = context.database()
+    try:
+        with db.session(write=True) as session:
+            user = set_password(session, email, password)
+            shown = f"Changed the password of {user.email}; their open sessions have ended."
     finally:
         db.dispose()
     info(shown)

@@ -21,7 +21,7 @@ from importlib.resources import files
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -258,3 +258,18 @@ def sign_in(session: Session, email: str, password: str, *, address: str, secret
         return None
     clear_account_failures(session, email, secret)
     return open_session(session, user, policy, replaces=replaces, clock=clock)
+
+
+def set_password(session: Session, email: str, password: str, *,
+                 hasher: PasswordHasher = DEFAULT_HASHER) -> User:
+    """Give a user a new password and end their sessions, so a stolen session dies with the old password."""
+    user = get_user(session, email)
+    user.password_hash = hasher.hash(check_password(password))
+    ended = close_user_sessions(session, user.id)
+    log.info("password changed: id=%s sessions_ended=%s", user.id, ended)
+    return user
+
+
+def count_active_users(session: Session) -> int:
+    """How many users can sign in (zero means the web app is not usable yet)."""
+    return int(session.scalar(select(func.count()).select_from(User).where(User.active.is_(True))) or 0)
