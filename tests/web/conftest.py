@@ -68,7 +68,7 @@ def seed_shop(db: Database) -> Shop:
         gone = Employee(name="Old Timer", source="test", external_id="E2", active=False,
                         created_at=datetime(2022, 1, 1, tzinfo=UTC))
         ada = _customer("Ada", "Lovelace", "ada@example.com", "+14155550123", city="London",
-                        likes=["green tea", "poetry"], dislikes=["loud music"], sizes={"shoe": "38"},
+                        likes=["green tea", "poetry"], dislikes=["loud music"], sizes={"shoe": "38"}, email_consent=False,
                         tags=["vip"], personal_details={"dog_name": "Rex"}, notes="Imported: prefers mornings")
         grace = _customer("Grace", "Hopper", "grace@navy.example", "+12025550199")
         linus = _customer("Linus", "Torvalds", "linus@example.org", None)

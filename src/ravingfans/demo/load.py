@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Integer, Table, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ravingfans.db import write_transaction
@@ -121,7 +121,7 @@ def _wipe(conn: Connection) -> None:
 def _reset_sequences(conn: Connection) -> None:
     """On PostgreSQL, move each id sequence past the ids inserted explicitly."""
     for table in Base.metadata.sorted_tables:
-        if "id" not in table.c:
+        if "id" not in table.c or not isinstance(table.c.id.type, Integer):  # web_sessions' id is a hash
             continue
         highest = f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1"
         conn.execute(text(f"SELECT setval(pg_get_serial_sequence(:t, 'id'), {highest}, false)"), {"t": table.name})

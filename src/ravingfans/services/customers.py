@@ -1,9 +1,10 @@
-"""Customer use cases the web pages and the API call: find, list and read customers, add notes, log moments.
+"""Customer use cases the web pages and the API call: find, list and read customers and their profiles.
 
 Every function takes an open SQLAlchemy Session and explicit arguments, returns plain frozen
 dataclasses (never ORM objects, so nothing lazy-loads after the session ends), and raises
 :class:`~ravingfans.errors.NotFound` or :class:`~ravingfans.errors.ValidationFailed` (with
-``field``) for anything a person got wrong. Nothing here knows about HTTP.
+``field``) for anything a person got wrong. Nothing here knows about HTTP. Notes and moments of
+truth live in :mod:`ravingfans.services.moments` (their names are re-exported here).
 
 Money figures count orders that were not cancelled; returns and refunds are negative lines, so
 "total spend" is net of them.
@@ -14,31 +15,36 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, load_only, selectinload
 
-from ravingfans.clock import Clock, utcnow
-from ravingfans.db.models import (
-    CHANNELS,
-    KINDS,
-    RATINGS,
-    Consent,
-    Customer,
-    CustomerScore,
-    Employee,
-    Interaction,
-    Note,
-    Order,
+from ravingfans.db.models import Consent, Customer, CustomerScore, Employee, Interaction, Note, Order
+from ravingfans.errors import ValidationFailed
+from ravingfans.services.common import FIELD_LABELS, MAX_ID  # noqa: F401 - the edges import them from here
+from ravingfans.services.common import get_customer as _get_customer
+from ravingfans.services.moments import (  # noqa: F401 - moved to services.moments; re-exported for old imports
+    FUTURE_TOLERANCE,
+    MAX_AUTHOR_LENGTH,
+    MAX_NOTE_LENGTH,
+    InteractionCreate,
+    InteractionEntry,
+    NoteCreate,
+    NoteEntry,
+    add_note,
+    employee_names,
+    interaction_entry,
+    log_interaction,
+    note_entry,
+    parse_interaction,
+    parse_note,
 )
-from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.runs import latest_run
 
 SortKey = Literal["name", "last_purchase", "total_spend", "clv"]
@@ -46,36 +52,13 @@ SortDirection = Literal["asc", "desc"]
 SORT_KEYS: tuple[SortKey, ...] = ("name", "last_purchase", "total_spend", "clv")
 SORT_DIRECTIONS: tuple[SortDirection, ...] = ("asc", "desc")
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers; larger numbers cannot name a row
 MAX_QUERY_LENGTH = 100
 MAX_SEGMENT_LENGTH = 40  # as long as CustomerScore.segment can be
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000
-MAX_NOTE_LENGTH = 5000
-MAX_AUTHOR_LENGTH = 120
 MIN_PHONE_DIGITS = 3
-FUTURE_TOLERANCE = timedelta(minutes=5)
-
-FIELD_LABELS = {
-    "q": "Search",
-    "sort": "Sort",
-    "direction": "Sort direction",
-    "page": "Page",
-    "per_page": "Page size",
-    "segment": "Segment",
-    "body": "Note",
-    "author": "Author",
-    "channel": "Channel",
-    "kind": "Kind",
-    "rating": "Rating",
-    "note": "Note",
-    "employee_id": "Employee",
-    "occurred_at": "When",
-}
-
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
-_ALLOWED_CONTROLS = {"\n", "\t"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,30 +210,6 @@ class OrderEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class InteractionEntry:
-    """One moment of truth on the customer's timeline."""
-
-    id: int
-    occurred_at: datetime
-    channel: str
-    kind: str
-    rating: str | None
-    note: str
-    employee_id: int | None
-    employee_name: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NoteEntry:
-    """One note written by staff."""
-
-    id: int
-    author: str
-    body: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class EmployeeChoice:
     """A member of staff a moment of truth can name."""
 
@@ -271,124 +230,6 @@ class CustomerProfile:
     interactions_total: int
     notes: list[NoteEntry]
     notes_total: int
-
-
-# ----------------------------------------------------------------------------------------------
-# Input schemas
-# ----------------------------------------------------------------------------------------------
-
-
-def _clean_text(value: Any, *, multiline: bool) -> Any:
-    """Strip, normalise line ends and refuse control characters (NUL and friends) in user text."""
-    if not isinstance(value, str):
-        return value
-    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    allowed = _ALLOWED_CONTROLS if multiline else {" "}
-    for char in text:
-        if unicodedata.category(char) == "Cc" and char not in allowed:
-            raise ValueError("must not contain control characters")
-    return text
-
-
-class NoteCreate(BaseModel):
-    """A note a member of staff adds to a customer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    body: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH)
-    author: str = Field(default="", max_length=MAX_AUTHOR_LENGTH)
-
-    @field_validator("body", mode="before")
-    @classmethod
-    def _clean_body(cls, value: Any) -> Any:
-        return _clean_text(value, multiline=True)
-
-    @field_validator("author", mode="before")
-    @classmethod
-    def _clean_author(cls, value: Any) -> Any:
-        return _clean_text(value, multiline=False)
-
-
-class InteractionCreate(BaseModel):
-    """A moment of truth to log: how, what about, how it went, who served, when."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    channel: str
-    kind: str
-    rating: str | None = None
-    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
-    employee_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    occurred_at: datetime | None = None
-
-    @field_validator("channel")
-    @classmethod
-    def _known_channel(cls, value: str) -> str:
-        if value not in CHANNELS:
-            raise ValueError(f"must be one of {', '.join(CHANNELS)}")
-        return value
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in KINDS:
-            raise ValueError(f"must be one of {', '.join(KINDS)}")
-        return value
-
-    @field_validator("rating", "employee_id", "occurred_at", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("rating")
-    @classmethod
-    def _known_rating(cls, value: str | None) -> str | None:
-        if value is not None and value not in RATINGS:
-            raise ValueError(f"must be one of {', '.join(RATINGS)}")
-        return value
-
-    @field_validator("note", mode="before")
-    @classmethod
-    def _clean_note(cls, value: Any) -> Any:
-        return _clean_text(value, multiline=True)
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        """A time without a zone is read in the business time zone (given as context 'zone')."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            zone = (info.context or {}).get("zone")
-            if not isinstance(zone, tzinfo):
-                raise ValueError("needs a time zone (e.g. 2024-05-03T14:05:00+02:00)")
-            value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, Any] | None = None) -> _Model:
-    """Build ``model`` from ``data``; the first problem becomes a ValidationFailed naming its field."""
-    try:
-        return model.model_validate(dict(data), context=context)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else None
-        label = FIELD_LABELS.get(field or "", field or "Input")
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ValidationFailed(f"{label}: {message}", field=field) from None
-
-
-def parse_note(data: Mapping[str, Any]) -> NoteCreate:
-    """Validate raw note input (a form or a JSON body); raises ValidationFailed with the field."""
-    return _validated(NoteCreate, data)
-
-
-def parse_interaction(data: Mapping[str, Any], *, zone: tzinfo = UTC) -> InteractionCreate:
-    """Validate raw moment-of-truth input; times without a zone are read in ``zone``."""
-    return _validated(InteractionCreate, data, context={"zone": zone})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -606,15 +447,6 @@ def search_customers(session: Session, query: str, *, limit: int = 20, region: s
     return list_customers(session, query=query, per_page=limit, region=region).items
 
 
-def _get_customer(session: Session, customer_id: int) -> Customer:
-    """The customer with this id, or NotFound (also for ids no row can have)."""
-    customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
-    if customer is None:
-        raise NotFound(f"There is no customer number {customer_id}.",
-                       hint="They may have been merged into another record; search by name instead.")
-    return customer
-
-
 def _str_list(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
@@ -656,25 +488,6 @@ def _details(customer: Customer) -> CustomerDetails:
     )
 
 
-def _employee_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.execute(select(Employee.id, Employee.name).where(Employee.id.in_(ids)))
-    return {employee_id: name for employee_id, name in rows}
-
-
-def _interaction_entry(row: Interaction, names: Mapping[int, str]) -> InteractionEntry:
-    return InteractionEntry(
-        id=row.id, occurred_at=row.occurred_at, channel=row.channel, kind=row.kind, rating=row.rating_name,
-        note=row.note or "", employee_id=row.employee_id,
-        employee_name=names.get(row.employee_id) if row.employee_id is not None else None,
-    )
-
-
-def _note_entry(row: Note) -> NoteEntry:
-    return NoteEntry(id=row.id, author=row.author or "", body=row.body, created_at=row.created_at)
-
-
 def _count(session: Session, model: type[Any], customer_id: int) -> int:
     return int(session.scalar(select(func.count()).select_from(model).where(model.customer_id == customer_id)) or 0)
 
@@ -714,7 +527,7 @@ def get_profile(
         select(Note).where(Note.customer_id == cid).order_by(Note.created_at.desc(), Note.id.desc())
         .limit(max(0, note_limit))
     ).all()
-    names = _employee_names(
+    names = employee_names(
         session,
         {o.employee_id for o in orders if o.employee_id is not None}
         | {i.employee_id for i in interactions if i.employee_id is not None},
@@ -739,9 +552,9 @@ def get_profile(
             for o in orders
         ],
         orders_total=_count(session, Order, cid),
-        interactions=[_interaction_entry(i, names) for i in interactions],
+        interactions=[interaction_entry(i, names) for i in interactions],
         interactions_total=_count(session, Interaction, cid),
-        notes=[_note_entry(n) for n in notes],
+        notes=[note_entry(n) for n in notes],
         notes_total=_count(session, Note, cid),
     )
 
@@ -752,48 +565,3 @@ def list_employees(session: Session, *, active_only: bool = True) -> list[Employ
     if active_only:
         stmt = stmt.where(Employee.active.is_(True))
     return [EmployeeChoice(id=employee_id, name=name) for employee_id, name in session.execute(stmt)]
-
-
-# ----------------------------------------------------------------------------------------------
-# Changes
-# ----------------------------------------------------------------------------------------------
-
-
-def add_note(session: Session, customer_id: int, note: NoteCreate, *, clock: Clock = utcnow) -> NoteEntry:
-    """Add a staff note to a customer; NotFound when there is no such customer."""
-    customer = _get_customer(session, customer_id)
-    row = Note(customer_id=customer.id, author=note.author, body=note.body, created_at=clock())
-    session.add(row)
-    session.flush()
-    return _note_entry(row)
-
-
-def log_interaction(
-    session: Session, customer_id: int, moment: InteractionCreate, *, clock: Clock = utcnow
-) -> InteractionEntry:
-    """Log a moment of truth on a customer's timeline; the employee must exist, the time not be ahead."""
-    customer = _get_customer(session, customer_id)
-    now = clock()
-    names: dict[int, str] = {}
-    if moment.employee_id is not None:
-        employee = session.get(Employee, moment.employee_id)
-        if employee is None:
-            raise ValidationFailed(f"Employee: there is no employee number {moment.employee_id}",
-                                   field="employee_id")
-        names[employee.id] = employee.name
-    occurred = moment.occurred_at or now
-    if occurred > now + FUTURE_TOLERANCE:
-        raise ValidationFailed("When: a moment of truth cannot be in the future", field="occurred_at")
-    row = Interaction(
-        customer_id=customer.id,
-        employee_id=moment.employee_id,
-        occurred_at=occurred,
-        channel=moment.channel,
-        kind=moment.kind,
-        rating=RATINGS[moment.rating] if moment.rating is not None else None,
-        note=moment.note,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return _interaction_entry(row, names)

@@ -32,6 +32,8 @@ from ravingfans.web.pages import customers as customer_pages
 from ravingfans.web.pages import home as home_pages
 from ravingfans.web.pages import login as login_pages
 from ravingfans.web.pages import scores as score_pages
+from ravingfans.web.pages import search as search_pages
+from ravingfans.web.pages import settings as settings_pages
 from ravingfans.web.pages import slipping as slipping_pages
 from ravingfans.web.pages import team as team_pages
 from ravingfans.web import api
@@ -68,7 +70,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(login_pages.router)
     staff_only = [Depends(require("staff"))]  # every page below needs a signed-in user; routes may ask for more
-    for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages):
+    for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages, search_pages, settings_pages):
         app.include_router(pages.router, dependencies=staff_only)
     api.install(app)  # /api/v1 (bearer tokens), /openapi.json (API routes only) and /docs
     dispatch = api_problems.dispatch  # /api/ paths get problem JSON, every other path the HTML page

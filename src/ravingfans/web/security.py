@@ -5,16 +5,19 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ravingfans.web.api.problems import refusal
 
 MAX_BODY_BYTES = 128 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# No script may run at all (the pages use none), styles and images only from our own /static.
+# Scripts, styles and images only from our own /static (no inline script or style, no eval); requests
+# from scripts only to this site (the /docs page fetches /openapi.json and calls the API).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -65,18 +68,25 @@ class SecurityMiddleware:
             return
         await self.app(scope, receive, send_with_headers)
 
-    def _refusal(self, scope: Scope) -> PlainTextResponse | None:
+    def _refusal(self, scope: Scope) -> Response | None:
+        """Why a write is refused before any handler, as plain text (pages) or problem details (/api/)."""
+        found = self._refused(scope)
+        if found is None:
+            return None
+        status, message = found
+        return refusal(scope["path"], status, message) or PlainTextResponse(message, status_code=status)
+
+    def _refused(self, scope: Scope) -> tuple[int, str] | None:
         if scope["method"] in SAFE_METHODS:
             return None
         headers = Headers(scope=scope)
         if is_cross_site(headers):
-            return PlainTextResponse("Forms from other sites are not accepted here.", status_code=403)
+            return 403, "Forms from other sites are not accepted here."
         length = headers.get("content-length")
         if length is None:
             if "chunked" in headers.get("transfer-encoding", "").lower():
-                return PlainTextResponse("Send a Content-Length with the request body.", status_code=411)
+                return 411, "Send a Content-Length with the request body."
             return None
         if not length.isdigit() or int(length) > self.max_body_bytes:
-            return PlainTextResponse(f"The request is too large (limit {self.max_body_bytes} bytes).",
-                                     status_code=413)
+            return 413, f"The request is too large (limit {self.max_body_bytes} bytes)."
         return None

@@ -1,16 +1,26 @@
-"""The Jinja2 environment for the pages: always autoescaped, strict about undefined names."""
+"""The Jinja2 environment for the pages: always autoescaped, strict about undefined names.
+
+The business's name, time zone and currency are read per request (the settings page can change them
+while the app runs): the money and time filters and the ``business_name``, ``time_zone`` and
+``currency`` names look them up through the request being rendered, once per request.
+"""
 
 from __future__ import annotations
 
-from functools import partial
+import logging
 from pathlib import Path
+from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from ravingfans import __version__
 from ravingfans.config import Settings
-from ravingfans.web.auth import csrf_field, session_principal
+from ravingfans.web.auth import csrf_field, role_allows, session_principal
+from ravingfans.web.deps import get_settings
 from ravingfans.web.formatting import (
     format_date,
     format_datetime,
@@ -21,12 +31,28 @@ from ravingfans.web.formatting import (
     iso_utc,
 )
 
+log = logging.getLogger(__name__)
+
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
 
 
+def page_settings(request: Request | None, fallback: Settings) -> Settings:
+    """The settings a page is drawn with: the request's effective ones, else ``fallback`` (the environment's).
+
+    A database that cannot be read falls back too, so an error page can still be drawn.
+    """
+    if request is None:
+        return fallback
+    try:
+        return get_settings(request)
+    except SQLAlchemyError as exc:
+        log.warning("business settings unavailable, using the environment's: %s", type(exc).__name__)
+        return fallback
+
+
 def build_templates(settings: Settings) -> Jinja2Templates:
-    """Templates whose filters show times in the business zone and money in its currency."""
+    """Templates whose filters show times in the business zone and money in its currency (read per request)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,  # every template, whatever its name: user text is never markup
@@ -34,18 +60,35 @@ def build_templates(settings: Settings) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    zone = settings.zone
-    env.filters["localtime"] = partial(format_datetime, zone=zone)
-    env.filters["localdate"] = partial(format_date, zone=zone)
-    env.filters["money"] = partial(format_money, currency=settings.currency)
+
+    def current(context: Context) -> Settings:
+        return page_settings(context.get("request"), settings)
+
+    @pass_context
+    def localtime(context: Context, value: Any) -> str:
+        return format_datetime(value, zone=current(context).zone)
+
+    @pass_context
+    def localdate(context: Context, value: Any) -> str:
+        return format_date(value, zone=current(context).zone)
+
+    @pass_context
+    def money(context: Context, value: Any) -> str:
+        return format_money(value, currency=current(context).currency)
+
+    def business_context(request: Request) -> dict[str, Any]:
+        shown = page_settings(request, settings)
+        return {"business_name": shown.business_name, "time_zone": shown.time_zone, "currency": shown.currency}
+
+    env.filters["localtime"] = localtime
+    env.filters["localdate"] = localdate
+    env.filters["money"] = money
     env.filters["iso_utc"] = iso_utc
     env.filters["percent"] = format_percent
     env.filters["number"] = format_number
     env.filters["label"] = humanize
-    env.globals["business_name"] = settings.business_name
-    env.globals["time_zone"] = settings.time_zone
-    env.globals["currency"] = settings.currency
     env.globals["asset_version"] = __version__
     env.globals["csrf_field"] = csrf_field
     env.globals["principal"] = session_principal
-    return Jinja2Templates(env=env)
+    env.globals["role_allows"] = role_allows
+    return Jinja2Templates(env=env, context_processors=[business_context])

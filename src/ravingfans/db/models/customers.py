@@ -53,7 +53,9 @@ class Customer(Base):
                                                     order_by="Note.created_at.desc()")
 
     __table_args__ = (
+        # Both name orders, for the as-you-type search; on PostgreSQL built COLLATE "C" (migration 0005).
         Index("ix_customers_name", "last_name", "first_name"),
+        Index("ix_customers_first_last", "first_name", "last_name"),
     )
 
     @property

@@ -1,7 +1,8 @@
 """Customer pages: the list with search, sorting and segments, the profile with its value, and its forms.
 
 Handlers only translate HTTP to service calls and back: reads on GET, writes on POST through a
-service function, then a 303 redirect so a reload never posts twice.
+service function, then a 303 redirect so a reload never posts twice. Staff add notes and log
+moments of truth; managers also correct notes and edit a customer's details.
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+from starlette.templating import Jinja2Templates
 
+from ravingfans.clock import utcnow
 from ravingfans.db.models import CHANNELS, KINDS, RATINGS, ScoreRun
-from ravingfans.services import customers, scoring
+from ravingfans.errors import ValidationFailed
+from ravingfans.services import customer_records, customers, moments, profile_form, relationship, scoring
+from ravingfans.web.auth import ManagerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
 from ravingfans.web.pages.scores import segment_choices, unscored_reason
 
 router = APIRouter()
 
-SAVED_MESSAGES = {"note": "Note added.", "moment": "Moment of truth logged."}
+SAVED_MESSAGES = {"note": "Note added.", "moment": "Moment of truth logged.", "note_edited": "Note changed.",
+                  "details": "Details saved."}
 SORT_LABELS = {"name": "Name", "last_purchase": "Last purchase", "total_spend": "Total spend", "clv": "Value"}
 # Which way a column sorts first when clicked: names A-Z, money and recency biggest first.
 FIRST_DIRECTION = {"name": "asc", "last_purchase": "desc", "total_spend": "desc", "clv": "desc"}
@@ -96,12 +104,16 @@ def customer_profile(
     templates: TemplatesDep,
     saved: str = "",
 ) -> HTMLResponse:
-    """One customer's profile: who they are, their value, what they like and bought, every moment and note."""
+    """One customer's profile: who they are, family and occasions, value, purchases, moments, notes, what next."""
     profile = customers.get_profile(session, customer_id)
     employees = customers.list_employees(session)
     value = scoring.customer_value(session, customer_id, settings)
     newest = scoring.latest_run(session)
     run = session.get(ScoreRun, value.run_id) if value is not None else None  # loaded already
+    now = utcnow()
+    today = now.astimezone(settings.zone).date()
+    family = relationship.family_and_occasions(profile.customer.birthday, profile.customer.personal_details, today)
+    current = value.scores if value is not None and newest is not None and value.run_id == newest.id else None
     return templates.TemplateResponse(request, "customers/profile.html", {
         "profile": profile,
         "c": profile.customer,
@@ -112,11 +124,16 @@ def customer_profile(
         "employees": employees,
         "channels": CHANNELS,
         "kinds": KINDS,
+        "quick_channel": moments.QUICK_CHANNEL,
+        "quick_kind": moments.QUICK_KIND,
         "ratings": tuple(RATINGS),
         "saved_message": SAVED_MESSAGES.get(saved),
         "profile_url": profile_url,
         "max_note": customers.MAX_NOTE_LENGTH,
         "max_author": customers.MAX_AUTHOR_LENGTH,
+        "family": family,
+        "referrals": relationship.referrals(session, profile.customer.id, profile.customer.referred_by),
+        "steps": relationship.next_steps(profile, family.occasions, current, now=now, today=today),
     })
 
 
@@ -128,9 +145,22 @@ def add_note(
     author: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """Add a note, then show the profile again."""
-    note = customers.parse_note({"body": body, "author": author})
-    customers.add_note(session, customer_id, note)
+    note = moments.parse_note({"body": body, "author": author})
+    moments.add_note(session, customer_id, note)
     return RedirectResponse(f"{profile_url(customer_id)}?saved=note#notes", status_code=303)
+
+
+@router.post("/customers/{customer_id:int}/notes/{note_id:int}")
+def edit_note(
+    customer_id: int,
+    note_id: int,
+    _manager: ManagerUser,
+    session: WriteSessionDep,
+    body: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Correct a note's text (managers), then show it on the profile again."""
+    moments.edit_note(session, customer_id, note_id, moments.parse_note_edit({"body": body}))
+    return RedirectResponse(f"{profile_url(customer_id)}?saved=note_edited#note-{note_id}", status_code=303)
 
 
 @router.post("/customers/{customer_id:int}/interactions")
@@ -145,11 +175,77 @@ def log_interaction(
     employee_id: Annotated[str, Form()] = "",
     occurred_at: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """Log a moment of truth (times typed are in the business's zone), then show the profile again."""
-    moment = customers.parse_interaction(
+    """Log a moment of truth (blank channel or kind: the one-click defaults; times typed are in the business's zone)."""
+    moment = moments.parse_quick_interaction(
         {"channel": channel, "kind": kind, "rating": rating, "note": note, "employee_id": employee_id,
          "occurred_at": occurred_at},
         zone=settings.zone,
     )
-    customers.log_interaction(session, customer_id, moment)
+    moments.log_interaction(session, customer_id, moment)
     return RedirectResponse(f"{profile_url(customer_id)}?saved=moment#moments", status_code=303)
+
+
+def _edit_page(request: Request, session: Session, templates: Jinja2Templates, customer_id: int,
+               values: dict[str, str] | None = None, version: str | None = None,
+               error: ValidationFailed | None = None) -> HTMLResponse:
+    record = customer_records.get_customer_record(session, customer_id)
+    form = profile_form.profile_form(record)
+    return templates.TemplateResponse(request, "customers/edit.html", {
+        "record": record,
+        "values": values if values is not None else form.values,
+        "version": version if version is not None else form.version,
+        "error": error,
+        "profile_url": profile_url,
+    }, status_code=422 if error else 200)
+
+
+@router.get("/customers/{customer_id:int}/edit", response_class=HTMLResponse)
+def edit_details_form(request: Request, customer_id: int, _manager: ManagerUser, session: SessionDep,
+                      templates: TemplatesDep) -> HTMLResponse:
+    """The form to change a customer's contact and personal details (managers)."""
+    return _edit_page(request, session, templates, customer_id)
+
+
+class DetailsForm(BaseModel):
+    """The edit form's fields as sent (text; the service parses them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    postal_code: str = ""
+    city: str = ""
+    region: str = ""
+    country: str = ""
+    birthday: str = ""
+    language: str = ""
+    personal_details: str = ""
+    likes: str = ""
+    dislikes: str = ""
+    sizes: str = ""
+    customer_note: str = ""
+    referred_by_id: str = ""
+
+
+@router.post("/customers/{customer_id:int}/edit", response_model=None)
+def edit_details(
+    request: Request,
+    customer_id: int,
+    _manager: ManagerUser,
+    session: WriteSessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    form: Annotated[DetailsForm, Form()],
+) -> HTMLResponse | RedirectResponse:
+    """Save a customer's changed details (managers), then show the profile; the form again if something is wrong."""
+    values = form.model_dump()
+    try:
+        profile_form.edit_customer(session, customer_id, values, version=form.version, region=settings.default_region)
+    except ValidationFailed as exc:
+        return _edit_page(request, session, templates, customer_id, values, form.version, exc)
+    return RedirectResponse(f"{profile_url(customer_id)}?saved=details#details", status_code=303)

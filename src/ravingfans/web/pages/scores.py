@@ -1,6 +1,7 @@
 """Value pages: the ranked list of fans from the newest scoring run, and the helpers the customer pages share.
 
 Reading only: runs are made by ``ravingfans score``; these pages show what the newest one stored.
+Managers and owners can download the current view of the fans list as CSV (``/fans.csv``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from ravingfans.analytics.rfm import DEFAULT_SEGMENTS
@@ -18,9 +19,12 @@ from ravingfans.analytics.scoring import FAN_SEGMENTS
 from ravingfans.config import Settings
 from ravingfans.db.models import ScoreRun
 from ravingfans.errors import ValidationFailed
+from ravingfans.clock import utcnow
 from ravingfans.services import scoring
 from ravingfans.services.customers import MAX_SEGMENT_LENGTH, CustomerProfile
-from ravingfans.web.deps import SessionDep, TemplatesDep
+from ravingfans.services.fan_export import fans_csv, fans_filename
+from ravingfans.web.auth import ManagerUser
+from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep
 from ravingfans.web.formatting import to_zone
 
 router = APIRouter()
@@ -87,6 +91,22 @@ def fans_url(segment: str = FANS, sort: str = "clv", limit: int = 50) -> str:
     return "/fans" + ("?" + urlencode(params) if params else "")
 
 
+def _check_view(segment: str, sort: str, limit: int) -> tuple[str, ...]:
+    """The segments a fans view shows, after checking its parameters (ValidationFailed naming the bad one)."""
+    if sort not in SORT_LABELS:
+        raise ValidationFailed(f"Sort: must be one of {', '.join(SORT_LABELS)}", field="sort")
+    if len(segment) > MAX_SEGMENT_LENGTH:
+        raise ValidationFailed(f"Segment: at most {MAX_SEGMENT_LENGTH} characters, please", field="segment")
+    if limit not in LIMITS:
+        raise ValidationFailed(f"Show: must be one of {', '.join(map(str, LIMITS))}", field="limit")
+    return FAN_SEGMENTS if segment == FANS else () if segment == EVERYONE else (segment.strip(),)
+
+
+def export_url(segment: str = FANS, sort: str = "clv", limit: int = 50) -> str:
+    """The CSV address of a fans view."""
+    return fans_url(segment, sort, limit).replace("/fans", "/fans.csv", 1)
+
+
 @router.get("/fans", response_class=HTMLResponse)
 def fans_page(
     request: Request,
@@ -97,15 +117,8 @@ def fans_page(
     limit: int = 50,
 ) -> HTMLResponse:
     """The raving fans of the newest scoring run (or any segment), best first by value, spend, frequency or recency."""
-    if sort not in SORT_LABELS:
-        raise ValidationFailed(f"Sort: must be one of {', '.join(SORT_LABELS)}", field="sort")
-    if len(segment) > MAX_SEGMENT_LENGTH:
-        raise ValidationFailed(f"Segment: at most {MAX_SEGMENT_LENGTH} characters, please", field="segment")
-    if limit not in LIMITS:
-        raise ValidationFailed(f"Show: must be one of {', '.join(map(str, LIMITS))}", field="limit")
+    segments = _check_view(segment, sort, limit)
     run = scoring.latest_run(session)
-    segments: tuple[str, ...] = (FAN_SEGMENTS if segment == FANS else () if segment == EVERYONE
-                                 else (segment.strip(),))
     rows = scoring.fans(session, segments=segments, sort=sort, limit=limit) if run is not None else []
     return templates.TemplateResponse(request, "scores/fans.html", {
         "run": run,
@@ -121,4 +134,26 @@ def fans_page(
         "sort_labels": SORT_LABELS,
         "limits": LIMITS,
         "fans_url": fans_url,
+        "export_url": export_url(segment, sort, limit),
     })
+
+
+@router.get("/fans.csv")
+def fans_export(
+    _manager: ManagerUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    segment: str = FANS,
+    sort: str = "clv",
+    limit: int = 50,
+) -> Response:
+    """The fans view (same segment, sort and length) as a CSV download; managers and owners only.
+
+    Before the first scoring run the view is empty, and so is the file (its header line only).
+    """
+    segments = _check_view(segment, sort, limit)
+    run = scoring.latest_run(session)
+    rows = scoring.fans(session, segments=segments, sort=sort, limit=limit, run_id=run.id) if run is not None else []
+    name = fans_filename(segment, sort, utcnow().astimezone(settings.zone).date())
+    return Response(fans_csv(rows).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,81 @@
+"""What the customer services share: field labels, cleaning of typed text, validation, finding a customer.
+
+Kept apart from :mod:`ravingfans.services.customers` so the modules split out of it (moments, edits,
+search) use one set of rules without importing each other in a circle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from ravingfans.db.models import Customer
+from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.services.inputs import MAX_ID, clean_text  # noqa: F401 - one rule for every form and API body
+
+FIELD_LABELS = {
+    "q": "Search",
+    "sort": "Sort",
+    "direction": "Sort direction",
+    "page": "Page",
+    "per_page": "Page size",
+    "segment": "Segment",
+    "body": "Note",
+    "author": "Author",
+    "channel": "Channel",
+    "kind": "Kind",
+    "rating": "Rating",
+    "note": "Note",
+    "employee_id": "Employee",
+    "occurred_at": "When",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "E-mail",
+    "phone": "Phone",
+    "address_line1": "Address",
+    "address_line2": "Address (second line)",
+    "postal_code": "Postal code",
+    "city": "City",
+    "region": "Region",
+    "country": "Country",
+    "birthday": "Birthday",
+    "language": "Language",
+    "personal_details": "Family and personal details",
+    "likes": "Likes",
+    "dislikes": "Dislikes",
+    "sizes": "Sizes",
+    "referred_by_id": "Referred by",
+    "customer_note": "Note on the record",
+    "version": "Version",
+    "business_name": "Business name",
+    "business_address": "Postal address",
+    "time_zone": "Time zone",
+    "currency": "Currency",
+    "limit": "Show",
+}
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, Any] | None = None) -> _Model:
+    """Build ``model`` from ``data``; the first problem becomes a ValidationFailed naming its field."""
+    try:
+        return model.model_validate(dict(data), context=context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else None
+        label = FIELD_LABELS.get(field or "", field or "Input")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{label}: {message}", field=field) from None
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    """The customer with this id, or NotFound (also for ids no row can have)."""
+    customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    if customer is None:
+        raise NotFound(f"There is no customer number {customer_id}.",
+                       hint="They may have been merged into another record; search by name instead.")
+    return customer

@@ -1,0 +1,57 @@
+"""API moments of truth: logged with the profile form's rules (same service), read, listed by customer, rating, time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apihelp import API, assert_problem
+
+
+def test_log_a_moment_and_see_it_on_the_profile(api_as: Any, shop: Any, client: Any) -> None:
+    staff = api_as("staff")
+    response = staff.post(f"{API}/interactions", json={
+        "customer_id": shop.grace, "channel": "phone", "kind": "complaint", "rating": "misery",
+        "note": "Coat seam <b>split</b>", "employee_id": shop.employee, "occurred_at": "2024-05-02T09:00:00"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"] == f"{API}/interactions/{body['id']}"
+    assert body["occurred_at"] == "2024-05-02T00:00:00Z"  # read in the business's zone, Asia/Tokyo
+    assert (body["customer_id"], body["rating"], body["employee_name"]) == (shop.grace, "misery", "Sam Seller")
+    assert staff.get(response.headers["location"]).json() == body
+    page = client.get(f"/customers/{shop.grace}").text
+    assert "Coat seam &lt;b&gt;split&lt;/b&gt;" in page
+
+
+def test_bad_moments_name_the_field(owner: Any, shop: Any) -> None:
+    good = {"customer_id": shop.ada, "channel": "store", "kind": "question"}
+    for change, field in (({"channel": "pigeon"}, "channel"), ({"kind": "gossip"}, "kind"),
+                          ({"rating": "great"}, "rating"), ({"employee_id": 999999}, "employee_id"),
+                          ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at"),
+                          ({"note": "x" * 5001}, "note"), ({"note": "bell\u0007"}, "note"),
+                          ({"customer_id": 0}, "customer_id")):
+        assert_problem(owner.post(f"{API}/interactions", json={**good, **change}), 422, field)
+    assert_problem(owner.post(f"{API}/interactions", json={**good, "customer_id": 999999}), 404)
+
+
+def test_list_by_customer_rating_and_time(owner: Any, shop: Any) -> None:
+    for customer, rating in ((shop.grace, "misery"), (shop.grace, "magic"), (shop.anna, None)):
+        made = owner.post(f"{API}/interactions", json={"customer_id": customer, "channel": "store",
+                                                       "kind": "question", "rating": rating,
+                                                       "occurred_at": "2024-05-01T12:00:00Z"})
+        assert made.status_code == 201
+    everything = owner.get(f"{API}/interactions").json()["items"]
+    assert len(everything) == 4 and [i["id"] for i in everything] == sorted(i["id"] for i in everything)
+    graces = owner.get(f"{API}/interactions", params={"customer_id": shop.grace}).json()["items"]
+    assert [i["rating"] for i in graces] == ["misery", "magic"]
+    magic = owner.get(f"{API}/interactions", params={"rating": "magic"}).json()["items"]
+    assert {i["customer_id"] for i in magic} == {shop.ada, shop.grace}
+    may = owner.get(f"{API}/interactions", params={"since": "2024-05-01T00:00:00Z"}).json()["items"]
+    assert len(may) == 3
+    march = owner.get(f"{API}/interactions", params={"until": "2024-05-01T00:00:00Z"}).json()["items"]
+    assert [i["customer_id"] for i in march] == [shop.ada]
+    assert_problem(owner.get(f"{API}/interactions", params={"rating": "meh"}), 422, "rating")
+
+
+def test_moments_are_append_only(owner: Any, shop: Any) -> None:
+    assert_problem(owner.patch(f"{API}/interactions/1", json={"note": "edited"}), 405)
+    assert_problem(owner.get(f"{API}/interactions/999999"), 404)

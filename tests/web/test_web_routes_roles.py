@@ -1,0 +1,168 @@
+"""Every route × {anonymous, staff, manager, owner}: the status each gets, declared in one table.
+
+A route the app serves that is missing from :data:`EXPECTED` fails the suite, so no page or API
+call can be added without deciding who may use it. Writes are sent with a valid CSRF token (pages)
+or a bearer token (API), so what is checked here is the role rule alone.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from signin import sign_in_as
+from sqlalchemy import select
+
+from ravingfans.config import Settings
+from ravingfans.db import Database
+from ravingfans.db.models import Interaction, Note, Order, Product, ProductVariant
+from ravingfans.services.accounts import create_token
+from ravingfans.services.products import ProductCreate, create_product
+from ravingfans.services.scoring import score_database
+from ravingfans.web import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+ROLES = ("anonymous", "staff", "manager", "owner")
+PAGE = (303, 200, 200, 200)  # a page every signed-in user may open; strangers go to the sign-in form
+STAFF_WRITE = (401, 303, 303, 303)  # a form any signed-in user may send
+MANAGER_WRITE = (401, 403, 303, 303)
+OWNER_PAGE = (303, 403, 403, 200)
+OWNER_WRITE = (401, 403, 403, 303)
+MANAGER_PAGE = (303, 403, 200, 200)
+OPEN = (200, 200, 200, 200)
+API_READ = (401, 200, 200, 200)
+API_STAFF_CREATE = (401, 201, 201, 201)
+API_MANAGER_CREATE = (401, 403, 201, 201)
+API_MANAGER_UPDATE = (401, 403, 200, 200)
+
+# (method, path template) -> (status for anonymous, staff, manager, owner), and the request to send.
+EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]] = {
+    ("GET", "/login"): (OPEN, {}),
+    ("POST", "/login"): ((403, 403, 403, 403), {"data": {"email": "x@y.example", "password": "x"}}),
+    ("POST", "/logout"): (STAFF_WRITE, {}),
+    ("GET", "/healthz"): (OPEN, {}),
+    ("GET", "/"): (PAGE, {}),
+    ("GET", "/customers"): (PAGE, {}),
+    ("GET", "/customers/{customer_id}"): (PAGE, {}),
+    ("POST", "/customers/{customer_id}/notes"): (STAFF_WRITE, {"data": {"body": "Asked about boots"}}),
+    ("POST", "/customers/{customer_id}/interactions"): (
+        STAFF_WRITE, {"data": {"channel": "store", "kind": "other", "rating": "magic"}}),
+    ("GET", "/fans"): (PAGE, {}),
+    ("GET", "/slipping"): (PAGE, {}),
+    ("POST", "/slipping/{customer_id}/call"): (STAFF_WRITE, {"data": {"rating": "magic"}}),
+    ("POST", "/slipping/{customer_id}/note"): (STAFF_WRITE, {"data": {"body": "Left a message"}}),
+    ("GET", "/team"): (PAGE, {}),
+    ("GET", "/search"): (PAGE, {"params": {"q": "ada"}}),
+    ("GET", "/fans.csv"): (MANAGER_PAGE, {}),
+    ("GET", "/customers/{customer_id}/edit"): (MANAGER_PAGE, {}),
+    ("POST", "/customers/{customer_id}/edit"): (
+        MANAGER_WRITE, {"data": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}}),
+    ("POST", "/customers/{customer_id}/notes/{note_id}"): (  # the seeded note of Ada
+        MANAGER_WRITE, {"data": {"body": "Ask about the poetry reading (Thursday)"}}),
+    ("GET", "/settings"): (OWNER_PAGE, {}),
+    ("POST", "/settings"): (OWNER_WRITE, {"data": {"business_name": "Shoe & Co", "business_address": "1 Main St",
+                                                    "time_zone": "Asia/Tokyo", "currency": "EUR"}}),
+    # The REST API: bearer tokens, no cookies; staff read and log moments, managers also create and change.
+    ("GET", "/openapi.json"): (OPEN, {}),
+    ("GET", "/docs"): (OPEN, {}),
+    ("GET", "/api/v1/customers"): (API_READ, {}),
+    ("GET", "/api/v1/customers/{customer_id}"): (API_READ, {}),
+    ("POST", "/api/v1/customers"): (API_MANAGER_CREATE, {"json": {"first_name": "Mary"}}),
+    ("PATCH", "/api/v1/customers/{customer_id}"): (API_MANAGER_UPDATE, {"json": {"city": "Paris"}}),
+    ("GET", "/api/v1/orders"): (API_READ, {}),
+    ("GET", "/api/v1/orders/{order_id}"): (API_READ, {}),
+    ("POST", "/api/v1/orders"): (
+        API_MANAGER_CREATE, {"json": {"placed_at": "2024-01-01T00:00:00Z", "lines": [{"unit_price": "1.00"}]}}),
+    ("GET", "/api/v1/products"): (API_READ, {}),
+    ("GET", "/api/v1/products/{product_id}"): (API_READ, {}),
+    ("POST", "/api/v1/products"): (API_MANAGER_CREATE, {"json": {"name": "Hat"}}),
+    ("PATCH", "/api/v1/products/{product_id}"): (API_MANAGER_UPDATE, {"json": {"brand": "Acme"}}),
+    ("POST", "/api/v1/products/{product_id}/variants"): (
+        API_MANAGER_CREATE, {"json": lambda role, _ids: {"sku": f"HAT-{role}"}}),
+    ("GET", "/api/v1/products/{product_id}/variants/{variant_id}"): (API_READ, {}),
+    ("PATCH", "/api/v1/products/{product_id}/variants/{variant_id}"): (API_MANAGER_UPDATE, {"json": {"stock": 2}}),
+    ("GET", "/api/v1/interactions"): (API_READ, {}),
+    ("GET", "/api/v1/interactions/{interaction_id}"): (API_READ, {}),
+    ("POST", "/api/v1/interactions"): (
+        API_STAFF_CREATE, {"json": lambda _role, ids: {"customer_id": ids["customer_id"], "channel": "store",
+                                                        "kind": "other"}}),
+    ("GET", "/api/v1/scores"): (API_READ, {}),
+    ("GET", "/api/v1/scores/{customer_id}"): (API_READ, {}),
+}
+
+
+def app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route the app answers, through included routers (HEAD and static left out)."""
+
+    def walk(routes: list[Any], prefix: str) -> Iterator[tuple[str, str]]:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:  # FastAPI keeps included routers as one wrapped route
+                yield from walk(included.routes, prefix + route.include_context.prefix)
+                continue
+            path = prefix + getattr(route, "path", "")
+            if path.startswith("/static") or not getattr(route, "methods", None):
+                continue
+            for method in sorted(route.methods - {"HEAD"}):
+                yield method, re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", path)
+
+    yield from walk(list(app.routes), "")
+
+
+@pytest.fixture
+def clients(web_settings: Settings, shop: Any, db: Database) -> Iterator[dict[str, TestClient]]:
+    """One client per role, each with its own session (and an API token for the API)."""
+    made: dict[str, TestClient] = {}
+    with db.session(write=True) as s:
+        create_product(s, ProductCreate(name="Boots", variants=[{"sku": "B-1"}]))
+    score_database(db.engine, web_settings)  # so the scores API has a run to answer from
+    for role in ROLES:
+        client = TestClient(create_app(web_settings), follow_redirects=False)
+        client.__enter__()
+        if role != "anonymous":
+            sign_in_as(client, db, role, f"{role}@roles.example")
+            with db.session(write=True) as s:
+                client.headers["authorization"] = "Bearer " + create_token(s, f"{role}@roles.example", "t").token
+        made[role] = client
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def test_every_route_is_in_the_table(web_settings: Settings, shop: Any) -> None:
+    served = set(app_routes(create_app(web_settings)))
+    missing = sorted(served - set(EXPECTED))
+    stale = sorted(set(EXPECTED) - served)
+    assert missing == [], f"routes without a declared status per role: {missing}"
+    assert stale == [], f"routes in the table the app no longer serves: {stale}"
+
+
+def _fill(path: str, ids: dict[str, int]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), ids["id"])), path)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+def test_each_role_gets_its_declared_status(clients: dict[str, TestClient], db: Database, shop: Any,
+                                            method: str, path: str) -> None:
+    statuses, request = EXPECTED[(method, path)]
+    with db.session() as s:
+        ids = {"customer_id": shop.ada, "id": shop.ada,
+               "order_id": s.scalar(select(Order.id).where(Order.customer_id == shop.ada).limit(1)),
+               "interaction_id": s.scalar(select(Interaction.id).where(Interaction.customer_id == shop.ada)),
+               "product_id": s.scalar(select(Product.id).limit(1)),
+               "variant_id": s.scalar(select(ProductVariant.id).limit(1)),
+               "note_id": s.scalar(select(Note.id).where(Note.customer_id == shop.ada).limit(1))}
+    got = []
+    for role in ROLES:
+        sent = {key: value(role, ids) if callable(value) else value for key, value in request.items()}
+        answer = clients[role].request(method, _fill(path, ids), **sent)
+        got.append(answer.status_code)
+    assert tuple(got) == statuses, dict(zip(ROLES, got, strict=True))
+
