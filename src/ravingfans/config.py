@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     login_max_failures_per_address: int = Field(default=20, ge=1, le=100000)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    trusted_proxies: str = ""
 
     @field_validator("time_zone")
     @classmethod

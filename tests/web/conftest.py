@@ -9,6 +9,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -176,15 +177,14 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture
-def live_server(database_url: str, shop: Shop, db: Database, tmp_path: Path) -> Iterator[LiveServer]:
-    """`ravingfans serve` in a child process on a free port, over the seeded test database, with an owner account."""
-    add_account(db, "owner", LIVE_OWNER)
+@contextmanager
+def running_server(database_url: str, tmp_path: Path, **env: str) -> Iterator[LiveServer]:
+    """`ravingfans serve` in a child process on a free port (extra RAVINGFANS_* in ``env``), stopped after."""
     port = free_port()
-    log = tmp_path / "serve.log"
+    log = tmp_path / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(serve_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-                                   env=child_env(database_url), stdout=sink, stderr=subprocess.STDOUT,
+                                   env=child_env(database_url, **env), stdout=sink, stderr=subprocess.STDOUT,
                                    cwd=tmp_path)
     server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
     deadline = time.monotonic() + 30
@@ -200,14 +200,24 @@ def live_server(database_url: str, shop: Shop, db: Database, tmp_path: Path) -> 
             process.kill()
             pytest.fail(f"serve did not answer within 30 s:\n{server.output()}")
         time.sleep(0.1)
-    yield server
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def live_server(database_url: str, shop: Shop, db: Database, tmp_path: Path) -> Iterator[LiveServer]:
+    """`ravingfans serve` over the seeded test database, with an owner account (see signin.LIVE_OWNER)."""
+    add_account(db, "owner", LIVE_OWNER)
+    with running_server(database_url, tmp_path) as server:
+        yield server
 
 
 RunServe = Callable[..., "subprocess.CompletedProcess[str]"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 from typing import Any
 
 import httpx
-from signin import sign_in_http
+from conftest import running_server
+from signin import LIVE_OWNER, PASSWORD, add_account, sign_in_http
 
 
 def test_served_pages_and_forms_work_over_real_http(live_server: Any, shop: Any) -> None:
@@ -69,3 +71,22 @@ def test_serve_checks_its_port_argument(database_url: str, run_serve: Any) -> No
     done = run_serve(database_url, "--port", "70000")
     assert done.returncode != 0
     assert "65535" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies(database_url: str, shop: Any, db: Any,
+                                                           tmp_path: Any) -> None:
+    add_account(db, "owner", LIVE_OWNER)
+    https = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9"}
+    for trusted, secure in (("", False), ("127.0.0.1", True)):
+        with running_server(database_url, tmp_path, RAVINGFANS_TRUSTED_PROXIES=trusted) as server:
+            with httpx.Client(base_url=server.url, timeout=10, headers=https) as http:
+                form = http.get("/login")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert token is not None
+                nonce = form.cookies["rf_login"]  # a Secure cookie: httpx would not send it over plain HTTP
+                http.cookies.clear()
+                answer = http.post("/login", data={"email": LIVE_OWNER, "password": PASSWORD,
+                                                   "csrf_token": token.group(1)},
+                                   headers={"cookie": f"rf_login={nonce}"})
+        assert answer.status_code == 303
+        assert ("; secure" in answer.headers["set-cookie"].lower()) is secure, trusted

@@ -100,7 +100,11 @@ def run_server(database_url: str, host: str, port: int, **overrides: Any) -> Non
                  "`ravingfans user add EMAIL --role owner`, then sign in at /login.")
         if not _is_loopback(host):
             info("Reachable from other machines: put it behind HTTPS so passwords and session cookies stay private.")
-        config = uvicorn.Config(app, log_level="info", server_header=False, proxy_headers=False, lifespan="on")
+        # X-Forwarded-For/-Proto are believed only from the proxies named in RAVINGFANS_TRUSTED_PROXIES, so
+        # sign-in throttling sees the real client and cookies are Secure behind an HTTPS proxy.
+        trusted = settings.trusted_proxies.strip()
+        config = uvicorn.Config(app, log_level="info", server_header=False, proxy_headers=bool(trusted),
+                                forwarded_allow_ips=trusted or None, lifespan="on")
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _stop_quietly) if in_main else None
         try:
