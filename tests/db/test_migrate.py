@@ -64,3 +64,33 @@ def test_accounts_migration_upgrades_from_0002_and_back(empty_database_url: str)
     command.downgrade(alembic_config(engine), "0002")
     assert not {"users", "api_tokens"} & set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_fans_list_migration_counts_the_runs_made_before_it(empty_database_url: str) -> None:
+    import json
+
+    from alembic import command
+
+    from ravingfans.db.migrate import alembic_config
+
+    engine = make_engine(empty_database_url)
+    command.upgrade(alembic_config(engine), "0005")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO customers (id, source, created_at, updated_at, likes, dislikes, sizes, tags, "
+                          "personal_details, attributes) VALUES (1, 'manual', '2024-01-01', '2024-01-01', '[]', '[]', '{}', "
+                          "'[]', '{}', '{}'), (2, 'manual', '2024-01-01', '2024-01-01', '[]', '[]', '{}', '[]', '{}', "
+                          "'{}')"))
+        conn.execute(text("INSERT INTO score_runs (id, created_at, observation_end, customers, model, params) "
+                          "VALUES (7, '2024-01-02', '2024-01-01', 2, 'bgnbd', '{}')"))
+        for customer, segment, clv in ((1, "Champions", 10.5), (2, "Champions", None)):
+            conn.execute(text(
+                "INSERT INTO customer_scores (run_id, customer_id, segment, \"R\", \"F\", \"M\", \"FM\", purchases, "
+                "frequency, recency, \"T\", total_spend, monetary_value, first_purchase, last_purchase, "
+                "days_since_last, clv) "
+                "VALUES (7, :c, :s, 5, 5, 5, 5, 3, 2, 10, 20, 30, 10, '2023-01-01', '2023-12-01', 31, :clv)"),
+                {"c": customer, "s": segment, "clv": clv})
+    command.upgrade(alembic_config(engine), "0006")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT segments FROM score_runs WHERE id = 7")).scalar_one()
+    engine.dispose()
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == {"Champions": [2, 10.5]}

@@ -64,6 +64,24 @@ def test_fans_are_champions_and_loyal_sorted_by_value(db: Database, shop: Settin
     assert [r.total_spend for r in by_spend] == sorted((r.total_spend for r in by_spend), reverse=True)
 
 
+def test_segment_counts_are_stored_with_the_run_and_match_the_rows(db: Database, shop: Settings) -> None:
+    result = svc.score_database(db.engine, shop, until=END, clock=NOW)
+    with db.session() as s:
+        stored = svc.segment_counts(s, result.run_id)
+        grouped = {segment: (int(n), float(clv or 0.0)) for segment, n, clv in s.execute(
+            select(CustomerScore.segment, func.count(), func.sum(CustomerScore.clv))
+            .where(CustomerScore.run_id == result.run_id).group_by(CustomerScore.segment))}
+        run = s.get(ScoreRun, result.run_id)
+        assert run is not None and run.segments is not None
+        run.segments = None  # a run stored before counts were kept: counted from its rows instead
+        s.flush()
+        counted_now = svc.segment_counts(s, result.run_id)
+    assert set(stored) == set(grouped) and sum(n for n, _ in stored.values()) == result.customers
+    for segment, (n, clv) in grouped.items():
+        assert stored[segment][0] == counted_now[segment][0] == n
+        assert stored[segment][1] == pytest.approx(clv) == counted_now[segment][1]
+
+
 def test_no_run_yet_says_how_to_make_one(db: Database) -> None:
     with db.session() as s, pytest.raises(NotFound, match="Nobody has been scored yet"):
         svc.fans(s)

@@ -107,7 +107,7 @@ def _store(engine: Engine, table: pl.DataFrame, scoring: Scoring, end: date, now
         run_id = conn.execute(insert(ScoreRun.__table__).values(
             created_at=now, observation_end=end, customers=table.height,
             model="bgnbd" if scoring.bgnbd is not None else "none", params=scoring.params(),
-            fallback_reason=scoring.fallback_reason,
+            fallback_reason=scoring.fallback_reason, segments=_segment_totals(table),
         ).returning(ScoreRun.__table__.c.id)).scalar_one()
         for batch in table.iter_slices(_INSERT_BATCH):
             rows = [dict(row, run_id=run_id) for row in batch.iter_rows(named=True)]
@@ -147,13 +147,20 @@ def fans(session: Session, *, segments: Sequence[str] = FAN_SEGMENTS, sort: str 
         raise ValidationFailed("limit must be 1 or more", field="limit")
     run = require_run(session, run_id)
     key = SORTS[sort]
-    order = [key.asc() if sort == "recency" else key.desc().nulls_last(), CustomerScore.total_spend.desc(),
-             CustomerScore.customer_id]
+    ties = (CustomerScore.total_spend.desc(), CustomerScore.customer_id)
     stmt = (select(CustomerScore, Customer).join(Customer, Customer.id == CustomerScore.customer_id)
             .where(CustomerScore.run_id == run.id))
     if segments:
         stmt = stmt.where(CustomerScore.segment.in_(list(segments)))
-    return [_fan_row(score, customer) for score, customer in session.execute(stmt.order_by(*order).limit(limit))]
+    if sort == "recency":
+        found = session.execute(stmt.order_by(key.asc(), *ties).limit(limit)).all()
+    else:
+        # Biggest first with the unknown (NULL) last, asked as two reads so that an index on (run_id, clv) serves
+        # the first one read backwards, on SQLite and PostgreSQL alike; the second runs only when the first falls short.
+        found = session.execute(stmt.where(key.is_not(None)).order_by(key.desc(), *ties).limit(limit)).all()
+        if len(found) < limit:
+            found += session.execute(stmt.where(key.is_(None)).order_by(*ties).limit(limit - len(found))).all()
+    return [_fan_row(score, customer) for score, customer in found]
 
 
 def _fan_row(score: CustomerScore, customer: Customer) -> FanRow:
@@ -164,9 +171,17 @@ def _fan_row(score: CustomerScore, customer: Customer) -> FanRow:
                   clv=score.clv)
 
 
+def _segment_totals(table: pl.DataFrame) -> dict[str, list[float]]:
+    """{segment: [customers, total CLV]} of a run's rows, stored with the run."""
+    totals = table.group_by("segment").agg(pl.len().alias("n"), pl.col("clv").fill_null(0.0).sum().alias("clv"))
+    return {row["segment"]: [int(row["n"]), float(row["clv"])] for row in totals.iter_rows(named=True)}
+
+
 def segment_counts(session: Session, run_id: int | None = None) -> dict[str, tuple[int, float]]:
-    """Customers and total CLV per segment in a run."""
+    """Customers and total CLV per segment in a run: stored with the run, counted here only for older runs."""
     run = require_run(session, run_id)
+    if run.segments is not None:
+        return {segment: (int(n), float(clv)) for segment, (n, clv) in run.segments.items()}
     rows = session.execute(select(CustomerScore.segment, func.count(), func.coalesce(func.sum(CustomerScore.clv), 0.0))
                            .where(CustomerScore.run_id == run.id).group_by(CustomerScore.segment))
     return {segment: (int(n), float(clv)) for segment, n, clv in rows}

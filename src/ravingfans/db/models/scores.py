@@ -24,6 +24,8 @@ class ScoreRun(Base):
     model: Mapped[str] = mapped_column(String(20))  # "bgnbd", or "none" when too few repeat buyers
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     fallback_reason: Mapped[str | None] = mapped_column(Text)
+    # {segment: [customers, total CLV]}, counted once when the run is stored so pages need not group a million rows.
+    segments: Mapped[dict[str, list[float]] | None] = mapped_column(JSON)
 
 
 class CustomerScore(Base):
@@ -33,6 +35,8 @@ class CustomerScore(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "customer_id"),
         Index("ix_customer_scores_customer_run", "customer_id", "run_id"),
+        # The fans list: a run's customers by value, best first (read backwards; see services/scoring.fans).
+        Index("ix_customer_scores_run_clv", "run_id", "clv"),
         {"info": {"derived": True}},
     )
 
