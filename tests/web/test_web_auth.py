@@ -212,3 +212,24 @@ def test_next_cannot_leave_the_site(anon_client: TestClient, db: Database, targe
     email = add_account(db, "staff")
     answer = sign_in(anon_client, email, next_=target)
     assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+def test_signing_out_without_a_session_just_goes_to_the_form(anon_client: TestClient) -> None:
+    anon_client.cookies.set(SESSION_COOKIE, "expired-or-made-up-session-secret-0000000000")
+    out = anon_client.post("/logout")
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert out.headers["set-cookie"].startswith(f'{SESSION_COOKIE}=""') and "Max-Age=0" in out.headers["set-cookie"]
+
+
+def test_as_you_type_search_without_a_session_asks_htmx_to_go_to_the_form(anon_client: TestClient) -> None:
+    answer = anon_client.get("/search?q=ada", headers={"HX-Request": "true"})
+    assert answer.status_code == 401 and answer.text == ""
+    assert answer.headers["hx-redirect"] == "/login?next=%2Fsearch%3Fq%3Dada"
+
+
+def test_spellings_of_one_address_share_one_failure_count(anon_client: TestClient, db: Database) -> None:
+    email = add_account(db, "staff")
+    spellings = [email, email.upper(), f"mailto:{email}", f"  {email} ", f"MAILTO:{email.upper()}"]
+    for spelling in spellings:
+        assert sign_in(anon_client, spelling, "wrong horse battery").status_code == 400
+    assert sign_in(anon_client, email).status_code == 429

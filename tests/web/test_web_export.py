@@ -69,3 +69,10 @@ def test_before_any_run_the_file_has_only_its_header(client: TestClient, shop: A
     assert answer.status_code == 200 and answer.text.startswith("rank,customer_id,name,") and answer.text.count("\n") == 1
     assert client.get("/fans.csv?sort=evil").status_code == 422
     assert client.get("/fans.csv?limit=7").status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/fans", "/fans.csv"])
+@pytest.mark.parametrize("segment", ["\x00", "Champions\x07", "x" * 81])
+def test_a_segment_with_control_characters_or_too_long_is_a_422(client: Any, path: str, segment: str) -> None:
+    answer = client.get(path, params={"segment": segment})
+    assert answer.status_code == 422 and "Segment" in answer.text

@@ -191,3 +191,13 @@ def test_profile_queries_do_not_grow_with_the_data(db: Database, web_settings: S
             assert page.status_code == 200 and f"Friend{batch}0" in page.text
             used.append(len(statements))
     assert used[0] == used[1] > 0, used
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00", "1899-06-01T10:00"])
+def test_a_moment_dated_out_of_range_is_refused_not_a_crash(client: TestClient, shop: Any, db: Database,
+                                                            when: str) -> None:
+    answer = client.post(f"/customers/{shop.ada}/interactions", data={"channel": "store", "kind": "other",
+                                                                      "rating": "magic", "occurred_at": when})
+    assert answer.status_code == 422 and "out of range" in answer.text
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Interaction).where(Interaction.customer_id == shop.ada)) == 1

@@ -8,7 +8,7 @@ import socket
 from typing import Any
 
 import httpx
-from conftest import running_server
+from serving import running_server
 from signin import LIVE_OWNER, PASSWORD, add_account, sign_in_http
 
 
@@ -19,6 +19,7 @@ def test_served_pages_and_forms_work_over_real_http(live_server: Any, shop: Any)
         listing = http.get("/customers", params={"q": "ada"})
         assert listing.status_code == 200
         assert "Ada Lovelace" in listing.text and "Grace Hopper" not in listing.text
+        assert "ada" not in live_server.output().lower()  # no access log: queries carry personal data
         assert "default-src 'none'" in listing.headers["content-security-policy"]
         assert "server" not in listing.headers
         refused = http.post(f"/customers/{shop.ada}/notes", data={"body": "no token"})

@@ -103,7 +103,8 @@ def run_server(database_url: str, host: str, port: int, **overrides: Any) -> Non
         # X-Forwarded-For/-Proto are believed only from the proxies named in RAVINGFANS_TRUSTED_PROXIES, so
         # sign-in throttling sees the real client and cookies are Secure behind an HTTPS proxy.
         trusted = settings.trusted_proxies.strip()
-        config = uvicorn.Config(app, log_level="info", server_header=False, proxy_headers=bool(trusted),
+        # No access log: its lines carry query strings, and searches put names, e-mails and phones there.
+        config = uvicorn.Config(app, log_level="info", access_log=False, server_header=False, proxy_headers=bool(trusted),
                                 forwarded_allow_ips=trusted or None, lifespan="on")
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _stop_quietly) if in_main else None

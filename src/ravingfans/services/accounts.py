@@ -15,6 +15,7 @@ import hashlib
 import logging
 import secrets
 import unicodedata
+from datetime import datetime, timedelta
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -46,6 +47,7 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 TOKEN_PREFIX = "rf_"
 MAX_TOKEN_NAME = 120
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most once a minute per token
 
 # argon2-cffi's defaults: Argon2id, t=3, m=64 MiB, p=4 (RFC 9106 §4, second recommended option).
 DEFAULT_HASHER = PasswordHasher()
@@ -210,19 +212,47 @@ def create_token(session: Session, user_email: str, name: str, *, clock: Clock =
     return IssuedToken(id=row.id, name=row.name, token=token)
 
 
-def token_user(session: Session, token: str, *, clock: Clock = utcnow) -> User | None:
-    """The active user a live token belongs to, else None; records when the token was last used."""
-    if not token.startswith(TOKEN_PREFIX):
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a live token belongs to, and when the token was last used (for deciding whether to record a use)."""
+
+    token_id: int
+    user_id: int
+    email: str
+    role: str
+    last_used_at: datetime | None
+
+
+def find_token(session: Session, token: str) -> TokenHolder | None:
+    """The active user a live token belongs to, else None; reads only (an API read stays a read)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     found = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        select(ApiToken.id, User.id, User.email, User.role, ApiToken.last_used_at)
+        .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
     ).first()
-    if found is None:
+    return TokenHolder(*found) if found is not None else None
+
+
+def token_use_is_stale(holder: TokenHolder, *, clock: Clock = utcnow) -> bool:
+    """Whether the token's last-used time is over a minute old, so recording this use is worth a write."""
+    return holder.last_used_at is None or clock() - holder.last_used_at >= TOKEN_TOUCH_EVERY
+
+
+def record_token_use(session: Session, token_id: int, *, clock: Clock = utcnow) -> None:
+    """Note that a token was just used (shown by `ravingfans token` listings and audits)."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock()))
+
+
+def token_user(session: Session, token: str, *, clock: Clock = utcnow) -> User | None:
+    """The active user a live token belongs to, else None; records the use (at most once a minute)."""
+    holder = find_token(session, token)
+    if holder is None:
         return None
-    row, user = found
-    row.last_used_at = clock()
-    return user
+    if token_use_is_stale(holder, clock=clock):
+        record_token_use(session, holder.token_id, clock=clock)
+    return session.get(User, holder.user_id)
 
 
 def revoke_token(session: Session, token_id: int, *, clock: Clock = utcnow) -> ApiToken:

@@ -184,15 +184,15 @@ def list_customer_records(
 ) -> Page[CustomerRecord]:
     """Customers by id, a page at a time: matching a search (name, e-mail or phone prefix), in a segment
     of the current scoring run, or changed since a moment."""
-    text = customers._check_query(query)  # noqa: SLF001 - the customer list's own rules
-    segment_text = customers._check_segment(segment)  # noqa: SLF001
+    text = customers.check_query(query)
+    segment_text = customers.check_segment(segment)
     since = to_utc(updated_since, "updated_since", zone=zone)
     check_limit(limit)
     scope = filter_scope(kind="customers", q=text, segment=segment_text, updated_since=since)
     position = decode_cursor(cursor, scope)
     stmt = select(Customer)
     if text:
-        stmt = stmt.where(customers._search_clause(text, region))  # noqa: SLF001 - same search as the pages
+        stmt = stmt.where(customers.search_clause(text, region))
     if segment_text:
         run = customers.newest_run(session)
         stmt = stmt.join(CustomerScore, and_(CustomerScore.customer_id == Customer.id,

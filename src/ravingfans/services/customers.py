@@ -243,7 +243,8 @@ def _check_choice(value: str, choices: Sequence[str], field: str) -> str:
     return value
 
 
-def _check_query(query: str) -> str:
+def check_query(query: str) -> str:
+    """The search text without surrounding spaces, or ValidationFailed (too long, control characters)."""
     text = query.strip()
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationFailed(f"Search: at most {MAX_QUERY_LENGTH} characters, please", field="q")
@@ -282,7 +283,7 @@ def phone_prefixes(query: str, region: str) -> list[str]:
     return list(dict.fromkeys(prefixes))
 
 
-def _search_clause(query: str, region: str) -> ColumnElement[bool]:
+def search_clause(query: str, region: str) -> ColumnElement[bool]:
     """Customers whose name, e-mail or phone starts with ``query`` (case-insensitive)."""
     pattern = _prefix_pattern(query.lower())
     first = func.lower(Customer.first_name)
@@ -342,7 +343,8 @@ def newest_run(session: Session) -> tuple[int, date] | None:
     return (run.id, run.observation_end) if run is not None else None
 
 
-def _check_segment(segment: str) -> str:
+def check_segment(segment: str) -> str:
+    """The segment name without surrounding spaces, or ValidationFailed (too long, control characters)."""
     text = segment.strip()
     if len(text) > MAX_SEGMENT_LENGTH or any(unicodedata.category(char) == "Cc" for char in text):
         raise ValidationFailed(f"Segment: at most {MAX_SEGMENT_LENGTH} characters, no control characters",
@@ -366,8 +368,8 @@ def list_customers(
     Scores come from the newest scoring run through one outer join on (run, customer), so a page
     costs the same few queries however many rows it shows; customers not in that run get None.
     """
-    text = _check_query(query)
-    segment_text = _check_segment(segment)
+    text = check_query(query)
+    segment_text = check_segment(segment)
     sort_key = cast(SortKey, _check_choice(sort, SORT_KEYS, "sort"))
     sort_dir = cast(SortDirection, _check_choice(direction, SORT_DIRECTIONS, "direction"))
     if not 1 <= page <= MAX_PAGE:
@@ -380,7 +382,7 @@ def list_customers(
     scored = and_(CustomerScore.customer_id == Customer.id, CustomerScore.run_id == run_id)
     filters: list[ColumnElement[bool]] = []
     if text:
-        filters.append(_search_clause(text, region))
+        filters.append(search_clause(text, region))
     if segment_text:
         filters.append(CustomerScore.segment == segment_text)
     count = select(func.count()).select_from(Customer)
@@ -441,7 +443,7 @@ def list_customers(
 
 def search_customers(session: Session, query: str, *, limit: int = 20, region: str = "US") -> list[CustomerRow]:
     """Customers whose name, e-mail or phone starts with ``query`` (case-insensitive), best known names first."""
-    if not _check_query(query):
+    if not check_query(query):
         raise ValidationFailed("Search: type part of a name, e-mail or phone number", field="q")
     limit = max(1, min(limit, MAX_PER_PAGE))
     return list_customers(session, query=query, per_page=limit, region=region).items

@@ -52,6 +52,8 @@ class NoteEntry:
     body: str
     created_at: datetime
 
+EARLIEST_YEAR = 1900  # a moment of truth before this is a typing slip, and year 1 cannot move zones
+
 
 class NoteCreate(BaseModel):
     """A note a member of staff adds to a customer."""
@@ -139,7 +141,13 @@ class InteractionCreate(BaseModel):
             if not isinstance(zone, tzinfo):
                 raise ValueError("needs a time zone (e.g. 2024-05-03T14:05:00+02:00)")
             value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
+        try:
+            moment = value.astimezone(UTC)
+        except (OverflowError, ValueError):  # e.g. year 1 at UTC+14: before the first representable time
+            raise ValueError("is out of range; give a date after 1900") from None
+        if moment.year < EARLIEST_YEAR:
+            raise ValueError("is out of range; give a date after 1900")
+        return moment
 
 
 def parse_note(data: Mapping[str, Any]) -> NoteCreate:

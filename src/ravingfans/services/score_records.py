@@ -83,7 +83,7 @@ def get_score(session: Session, customer_id: int) -> ScoreRecord:
 def list_scores(session: Session, *, segment: str = "", slipping: bool | None = None, cursor: str | None = None,
                 limit: int = DEFAULT_LIMIT) -> Page[ScoreRecord]:
     """The current run's scores by customer id, a page at a time: of one segment, slipping or not."""
-    segment_text = customers._check_segment(segment)  # noqa: SLF001 - the customer list's rule
+    segment_text = customers.check_segment(segment)
     check_limit(limit)
     scope = filter_scope(kind="scores", segment=segment_text, slipping=slipping)
     position = decode_cursor(cursor, scope, size=2)

@@ -144,8 +144,18 @@ def _key(secret: str, scope: str, value: str) -> str:
     return hmac.new(secret.encode("utf-8"), f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def _account(email: str) -> str:
+    """The account an e-mail names, normalised as sign-in reads it, so spellings of one address share a count."""
+    from ravingfans.ingest.normalize import normalize_email
+
+    try:
+        return normalize_email(email) or ""
+    except ValueError:
+        return email.strip().lower()
+
+
 def _keys(secret: str, email: str, address: str) -> list[tuple[str, str]]:
-    return [("account", _key(secret, "account", email.strip().lower())), ("address", _key(secret, "address", address))]
+    return [("account", _key(secret, "account", _account(email))), ("address", _key(secret, "address", address))]
 
 
 def retry_after(session: Session, email: str, address: str, secret: str, policy: SessionPolicy, *,

@@ -103,7 +103,10 @@ def domain_error_page(request: Request, exc: RavingFansError) -> Response:
     status = exc.http_status
     if isinstance(exc, NotSignedIn) and request.method in ("GET", "HEAD"):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        login = f"/login?{urlencode({'next': target})}"
+        if request.headers.get("hx-request"):  # htmx would put the whole sign-in page into the results box
+            return Response(status_code=401, headers={"HX-Redirect": login})
+        return RedirectResponse(login, status_code=303)
     if status >= 500:
         log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc.message)
     templates: Jinja2Templates = request.app.state.templates

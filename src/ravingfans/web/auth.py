@@ -109,6 +109,14 @@ def require(needed: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     return dependency
 
 
+async def signed_in_or_not(request: Request) -> Principal | None:
+    """The signed-in user (their CSRF token checked on a write), or None: for sign-out, which works either way."""
+    if session_principal(request) is None:
+        return None
+    return await require("staff")(request)
+
+
+SignedInOrNot = Annotated[Principal | None, Depends(signed_in_or_not)]
 StaffUser = Annotated[Principal, Depends(require("staff"))]
 ManagerUser = Annotated[Principal, Depends(require("manager"))]
 OwnerUser = Annotated[Principal, Depends(require("owner"))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from apihelp import API, assert_problem
 
 
@@ -55,3 +56,13 @@ def test_list_by_customer_rating_and_time(owner: Any, shop: Any) -> None:
 def test_moments_are_append_only(owner: Any, shop: Any) -> None:
     assert_problem(owner.patch(f"{API}/interactions/1", json={"note": "edited"}), 405)
     assert_problem(owner.get(f"{API}/interactions/999999"), 404)
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00",
+                                  "1899-12-31T23:00:00Z"])
+def test_times_out_of_range_are_a_422_naming_the_field(owner: Any, shop: Any, when: str) -> None:
+    answer = owner.post("/api/v1/interactions", json={"customer_id": shop.ada, "channel": "store", "kind": "other",
+                                                      "occurred_at": when})
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert [error["field"] for error in answer.json()["errors"]] == ["occurred_at"]

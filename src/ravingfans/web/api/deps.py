@@ -20,7 +20,7 @@ from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.errors import NotSignedIn, PermissionDenied
 from ravingfans.services import idempotency
-from ravingfans.services.accounts import token_user
+from ravingfans.services.accounts import find_token, record_token_use, token_use_is_stale
 from ravingfans.services.sessions import Principal, SessionPolicy
 from ravingfans.services.token_throttle import refuse_token
 from ravingfans.web.auth import address_of, role_allows
@@ -43,16 +43,17 @@ def token_principal(request: Request,
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
     policy: SessionPolicy = request.app.state.session_policy
-    principal = None
-    with database.session(write=True) as session:
-        user = token_user(session, credentials.credentials[:200])
-        if user is None:
+    with database.session() as session:  # an API read takes no write lock
+        holder = find_token(session, credentials.credentials)
+    if holder is not None and token_use_is_stale(holder):
+        with database.session(write=True) as session:
+            record_token_use(session, holder.token_id)
+    if holder is None:
+        with database.session(write=True) as session:
             refuse_token(session, address_of(request), settings.secret_key.get_secret_value(), policy)
-        else:
-            principal = Principal(user_id=user.id, email=user.email, role=user.role)
-    if principal is None:
         raise NotSignedIn("The token is not valid: it is unknown, revoked, or its user is disabled.",
                           hint="Make a new one with `ravingfans token create --user EMAIL`.")
+    principal = Principal(user_id=holder.user_id, email=holder.email, role=holder.role)
     request.state.api_principal = principal
     return principal
 

@@ -6,6 +6,7 @@ nonce, HMAC'd with the secret key); sign-out is a POST carrying the session's ow
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -16,7 +17,7 @@ from ravingfans.services import accounts
 from ravingfans.services.sessions import close_session
 from ravingfans.web.auth import (
     SESSION_COOKIE,
-    StaffUser,
+    SignedInOrNot,
     address_of,
     clear_session_cookie,
     login_csrf,
@@ -71,7 +72,7 @@ def login(
     """Check the password (throttled), start a fresh session and go where the user was heading."""
     nonce = request.cookies.get("rf_login", "")
     secret = settings.secret_key.get_secret_value()
-    if not nonce or not csrf_token or csrf_token != login_csrf(secret, nonce):
+    if not nonce or not csrf_token or not hmac.compare_digest(csrf_token.encode(), login_csrf(secret, nonce).encode()):
         raise PermissionDenied("The sign-in form has expired or did not come from this site.",
                                hint="Reload the sign-in page and try again.")
     opened = accounts.sign_in(session, email, password, address=address_of(request), secret=secret,
@@ -85,8 +86,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: WriteSessionDep, _user: StaffUser) -> RedirectResponse:
-    """End this browser's session and show the sign-in form."""
+def logout(request: Request, session: WriteSessionDep, _user: SignedInOrNot) -> RedirectResponse:
+    """End this browser's session (if it still has one) and show the sign-in form."""
     close_session(session, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, request)

@@ -20,8 +20,8 @@ from ravingfans.config import Settings
 from ravingfans.db.models import ScoreRun
 from ravingfans.errors import ValidationFailed
 from ravingfans.clock import utcnow
-from ravingfans.services import scoring
-from ravingfans.services.customers import MAX_SEGMENT_LENGTH, CustomerProfile
+from ravingfans.services import customers, scoring
+from ravingfans.services.customers import CustomerProfile
 from ravingfans.services.fan_export import fans_csv, fans_filename
 from ravingfans.web.auth import ManagerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep
@@ -95,11 +95,10 @@ def _check_view(segment: str, sort: str, limit: int) -> tuple[str, ...]:
     """The segments a fans view shows, after checking its parameters (ValidationFailed naming the bad one)."""
     if sort not in SORT_LABELS:
         raise ValidationFailed(f"Sort: must be one of {', '.join(SORT_LABELS)}", field="sort")
-    if len(segment) > MAX_SEGMENT_LENGTH:
-        raise ValidationFailed(f"Segment: at most {MAX_SEGMENT_LENGTH} characters, please", field="segment")
+    name = customers.check_segment(segment)  # the customer list's rule: length, no control characters
     if limit not in LIMITS:
         raise ValidationFailed(f"Show: must be one of {', '.join(map(str, LIMITS))}", field="limit")
-    return FAN_SEGMENTS if segment == FANS else () if segment == EVERYONE else (segment.strip(),)
+    return FAN_SEGMENTS if name == FANS else () if name == EVERYONE else (name,)
 
 
 def export_url(segment: str = FANS, sort: str = "clv", limit: int = 50) -> str:
