@@ -165,6 +165,25 @@ def parse_interaction(data: Mapping[str, Any], *, zone: tzinfo = UTC) -> Interac
     return validated(InteractionCreate, data, context={"zone": zone})
 
 
+MAX_CALL_NOTE = 500  # a line about a call logged from a list; longer stories belong in a note
+CALL = {"channel": "phone", "kind": "courtesy_call"}
+
+
+def parse_call(rating: str, note: str, *, zone: tzinfo = UTC) -> InteractionCreate:
+    """A courtesy call by phone logged from a list: rated if a rating was picked, with a short note."""
+    if len(note.strip()) > MAX_CALL_NOTE:
+        raise ValidationFailed(f"Note: at most {MAX_CALL_NOTE} characters for a call, please "
+                               "(add a longer note with “Add a note”)", field="note")
+    return parse_interaction({**CALL, "rating": rating, "note": note}, zone=zone)
+
+
+def parse_list_note(body: str) -> NoteCreate:
+    """A note added from a list, where an empty box is a slip worth saying so plainly."""
+    if not body.strip():
+        raise ValidationFailed("Note: write something first; an empty note was not saved", field="body")
+    return parse_note({"body": body})
+
+
 def parse_quick_interaction(data: Mapping[str, Any], *, zone: tzinfo = UTC) -> InteractionCreate:
     """Like :func:`parse_interaction`, but a blank channel or kind takes the one-click defaults."""
     filled = dict(data)

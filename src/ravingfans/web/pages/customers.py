@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from starlette.templating import Jinja2Templates
 
 from ravingfans.clock import utcnow
-from ravingfans.db.models import CHANNELS, KINDS, RATINGS, ScoreRun
+from ravingfans.db.models import CHANNELS, KINDS, RATINGS
 from ravingfans.errors import ValidationFailed
 from ravingfans.services import customer_records, customers, moments, profile_form, relationship, scoring
+from ravingfans.services.runs import require_run
 from ravingfans.web.auth import ManagerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
 from ravingfans.web.pages.scores import segment_choices, unscored_reason
@@ -109,7 +110,7 @@ def customer_profile(
     employees = customers.list_employees(session)
     value = scoring.customer_value(session, customer_id, settings)
     newest = scoring.latest_run(session)
-    run = session.get(ScoreRun, value.run_id) if value is not None else None  # loaded already
+    run = require_run(session, value.run_id) if value is not None else None  # in the session already: no query
     now = utcnow()
     today = now.astimezone(settings.zone).date()
     family = relationship.family_and_occasions(profile.customer.birthday, profile.customer.personal_details, today)

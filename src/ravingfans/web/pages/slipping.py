@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from ravingfans.db.models import RATINGS
 from ravingfans.errors import ValidationFailed
-from ravingfans.services import customers
+from ravingfans.services import customers, moments
 from ravingfans.services.insights import slipping
 from ravingfans.services.runs import latest_run
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
@@ -27,8 +27,6 @@ router = APIRouter()
 
 LIMITS = (25, 50, 100)
 DEFAULT_LIMIT = 50
-MAX_CALL_NOTE = 500  # a line about the call; longer stories belong in a note
-CALL = {"channel": "phone", "kind": "courtesy_call"}
 SAVED = {"call": "Call logged", "note": "Note added"}
 
 
@@ -87,7 +85,7 @@ def _page(request: Request, session: Session, templates: Jinja2Templates, limit:
         "error_name": names.get(error.customer_id) if error else None,
         "ratings": tuple(RATINGS),
         "max_note": customers.MAX_NOTE_LENGTH,
-        "max_call_note": MAX_CALL_NOTE,
+        "max_call_note": moments.MAX_CALL_NOTE,
         "slipping_url": slipping_url,
     }, status_code=status_code)
 
@@ -119,11 +117,7 @@ def log_call(
     """Log a courtesy call by phone (rated only if a rating was picked), then back to the row."""
     shown = _form_limit(limit)
     try:
-        if len(note.strip()) > MAX_CALL_NOTE:
-            raise ValidationFailed(f"Note: at most {MAX_CALL_NOTE} characters for a call, please "
-                                   "(add a longer note with “Add a note”)", field="note")
-        moment = customers.parse_interaction({**CALL, "rating": rating, "note": note}, zone=settings.zone)
-        customers.log_interaction(session, customer_id, moment)
+        customers.log_interaction(session, customer_id, moments.parse_call(rating, note, zone=settings.zone))
     except ValidationFailed as exc:
         error = RowError(customer_id, "call", exc.message, note, rating)
         return _page(request, session, templates, shown, error=error, who=customer_id, status_code=422)
@@ -142,9 +136,7 @@ def add_note(
     """Add a note to the customer, then back to the row."""
     shown = _form_limit(limit)
     try:
-        if not body.strip():
-            raise ValidationFailed("Note: write something first; an empty note was not saved", field="body")
-        customers.add_note(session, customer_id, customers.parse_note({"body": body}))
+        customers.add_note(session, customer_id, moments.parse_list_note(body))
     except ValidationFailed as exc:
         error = RowError(customer_id, "note", exc.message, body, "")
         return _page(request, session, templates, shown, error=error, who=customer_id, status_code=422)
