@@ -50,12 +50,12 @@ class LiveServer:
 
 
 @contextmanager
-def running_server(database_url: str, tmp_path: Path, **env: str) -> Iterator[LiveServer]:
-    """`ravingfans serve` in a child process on a free port (extra RAVINGFANS_* in ``env``), stopped after."""
+def running_server(database_url: str, tmp_path: Path, *args: str, **env: str) -> Iterator[LiveServer]:
+    """`ravingfans serve ARGS` in a child process on a free port (extra RAVINGFANS_* in ``env``), stopped after."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen(serve_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+        process = subprocess.Popen(serve_command("serve", "--host", "127.0.0.1", "--port", str(port), *args),
                                    env=child_env(database_url, **env), stdout=sink, stderr=subprocess.STDOUT,
                                    cwd=tmp_path)
     server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log=log)

@@ -49,7 +49,7 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server: Any, d
     score_database(db.engine, settings)
     pages = ["/login", "/", "/customers", f"/customers/{shop.ada}", "/fans", "/slipping", "/team",
              "/customers?q=zzz-nobody", "/search?q=lov", "/search?q=grcae", f"/customers/{shop.ada}/edit",
-             "/settings"]
+             "/settings", "/users", f"/customers/{shop.ada}/erase"]
     report: dict[str, list[str]] = {}
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from ravingfans.config import Settings
 from ravingfans.db import Database
-from ravingfans.db.models import Interaction, Note, Order, Product, ProductVariant
+from ravingfans.db.models import Interaction, Note, Order, Product, ProductVariant, User
 from ravingfans.services.accounts import create_token
 from ravingfans.services.products import ProductCreate, create_product
 from ravingfans.services.scoring import score_database
@@ -41,6 +41,7 @@ API_READ = (401, 200, 200, 200)
 API_STAFF_CREATE = (401, 201, 201, 201)
 API_MANAGER_CREATE = (401, 403, 201, 201)
 API_MANAGER_UPDATE = (401, 403, 200, 200)
+NEW_PASSWORD = "tuba quartz meadow sparrow"
 
 # (method, path template) -> (status for anonymous, staff, manager, owner), and the request to send.
 EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]] = {
@@ -66,9 +67,23 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
         MANAGER_WRITE, {"data": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}}),
     ("POST", "/customers/{customer_id}/notes/{note_id}"): (  # the seeded note of Ada
         MANAGER_WRITE, {"data": {"body": "Ask about the poetry reading (Thursday)"}}),
+    # Erasing Ada: the owner's request is sent last, so the others are refused while she still exists.
+    ("GET", "/customers/{customer_id}/erase"): (OWNER_PAGE, {}),
+    ("POST", "/customers/{customer_id}/erase"): (
+        OWNER_WRITE, {"data": lambda _role, ids: {"confirm": str(ids["customer_id"])}}),
     ("GET", "/settings"): (OWNER_PAGE, {}),
     ("POST", "/settings"): (OWNER_WRITE, {"data": {"business_name": "Shoe & Co", "business_address": "1 Main St",
                                                     "time_zone": "Asia/Tokyo", "currency": "EUR"}}),
+    # Users: owners only. {user_id} is the staff user; the owner's request is sent last, so the staff client
+    # has made its own request before the owner changes its password or disables it.
+    ("GET", "/users"): (OWNER_PAGE, {}),
+    ("POST", "/users"): (OWNER_WRITE, {"data": lambda role, _ids: {
+        "email": f"new-{role}@roles.example", "role": "staff", "password": NEW_PASSWORD,
+        "password_repeat": NEW_PASSWORD}}),
+    ("POST", "/users/{user_id}/role"): (OWNER_WRITE, {"data": {"role": "manager"}}),
+    ("POST", "/users/{user_id}/password"): (
+        OWNER_WRITE, {"data": {"password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD}}),
+    ("POST", "/users/{user_id}/disable"): (OWNER_WRITE, {}),
     # The REST API: bearer tokens, no cookies; staff read and log moments, managers also create and change.
     ("GET", "/openapi.json"): (OPEN, {}),
     ("GET", "/docs"): (OPEN, {}),
@@ -76,8 +91,10 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
     ("GET", "/api/v1/customers/{customer_id}"): (API_READ, {}),
     ("POST", "/api/v1/customers"): (API_MANAGER_CREATE, {"json": {"first_name": "Mary"}}),
     ("PATCH", "/api/v1/customers/{customer_id}"): (API_MANAGER_UPDATE, {"json": {"city": "Paris"}}),
+    ("DELETE", "/api/v1/customers/{customer_id}"): ((401, 403, 403, 204), {}),  # owners erase; sent last
     ("GET", "/api/v1/orders"): (API_READ, {}),
     ("GET", "/api/v1/orders/{order_id}"): (API_READ, {}),
+    ("PATCH", "/api/v1/orders/{order_id}"): (API_MANAGER_UPDATE, {"json": {"financial_status": "paid"}}),
     ("POST", "/api/v1/orders"): (
         API_MANAGER_CREATE, {"json": {"placed_at": "2024-01-01T00:00:00Z", "lines": [{"unit_price": "1.00"}]}}),
     ("GET", "/api/v1/products"): (API_READ, {}),
@@ -90,6 +107,7 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
     ("PATCH", "/api/v1/products/{product_id}/variants/{variant_id}"): (API_MANAGER_UPDATE, {"json": {"stock": 2}}),
     ("GET", "/api/v1/interactions"): (API_READ, {}),
     ("GET", "/api/v1/interactions/{interaction_id}"): (API_READ, {}),
+    ("PATCH", "/api/v1/interactions/{interaction_id}"): (API_MANAGER_UPDATE, {"json": {"rating": "mediocre"}}),
     ("POST", "/api/v1/interactions"): (
         API_STAFF_CREATE, {"json": lambda _role, ids: {"customer_id": ids["customer_id"], "channel": "store",
                                                         "kind": "other"}}),
@@ -158,7 +176,8 @@ def test_each_role_gets_its_declared_status(clients: dict[str, TestClient], db: 
                "interaction_id": s.scalar(select(Interaction.id).where(Interaction.customer_id == shop.ada)),
                "product_id": s.scalar(select(Product.id).limit(1)),
                "variant_id": s.scalar(select(ProductVariant.id).limit(1)),
-               "note_id": s.scalar(select(Note.id).where(Note.customer_id == shop.ada).limit(1))}
+               "note_id": s.scalar(select(Note.id).where(Note.customer_id == shop.ada).limit(1)),
+               "user_id": s.scalar(select(User.id).where(User.email == "staff@roles.example"))}
     got = []
     for role in ROLES:
         sent = {key: value(role, ids) if callable(value) else value for key, value in request.items()}

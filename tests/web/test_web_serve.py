@@ -91,3 +91,19 @@ def test_forwarded_headers_count_only_from_trusted_proxies(database_url: str, sh
                                    headers={"cookie": f"rf_login={nonce}"})
         assert answer.status_code == 303
         assert ("; secure" in answer.headers["set-cookie"].lower()) is secure, trusted
+
+
+def test_several_workers_share_the_port_and_stop_together(database_url: str, shop: Any, db: Any,
+                                                           tmp_path: Any) -> None:
+    add_account(db, "owner", LIVE_OWNER)
+    with running_server(database_url, tmp_path, "--workers", "2") as server:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            sign_in_http(http)  # the session made by one worker is known to the other: it lives in the database
+            pages = [http.get("/customers", params={"q": "ada"}) for _ in range(12)]
+        assert [page.status_code for page in pages] == [200] * 12, server.output()
+        assert all("Ada Lovelace" in page.text for page in pages)
+        output = server.output()
+        assert output.count("Started server process") == 2, output
+        server.process.terminate()
+        assert server.process.wait(timeout=20) == 0
+    assert "Stopped." in server.output() and "Traceback" not in server.output()

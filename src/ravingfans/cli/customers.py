@@ -1,4 +1,4 @@
-"""`ravingfans customers duplicates` and `ravingfans customers merge`: one person, one record."""
+"""`ravingfans customers duplicates`, `merge` and `erase`: one person, one record, and gone when they ask."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ class ListFormat(StrEnum):
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    group = typer.Typer(help="Find and merge customer records.", no_args_is_help=True)
+    group = typer.Typer(help="Find, merge and erase customer records.", no_args_is_help=True)
     group.command("duplicates")(duplicates)
     group.command("merge")(merge)
+    group.command("erase")(erase)
     app.add_typer(group, name="customers")
 
 
@@ -87,4 +88,34 @@ def merge(
     finally:
         db.dispose()
     for line in result.summary():
+        stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def erase(
+    customer_id: int = typer.Argument(..., help="The customer to erase."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Erase without asking."),
+) -> None:
+    """Erase customer CUSTOMER_ID's personal data for good (right to erasure); their orders stay, anonymous."""
+    from ravingfans.services.erasure import erase_customer, preview_erasure
+
+    secret = context.settings().secret_key.get_secret_value()
+    db = context.database()
+    try:
+        if not yes:
+            with db.session() as session:
+                plan = preview_erasure(session, customer_id)
+            for line in plan.summary():
+                stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+            try:
+                confirmed = typer.confirm("Erase this customer for good? This cannot be undone", default=False)
+            except typer.Abort:
+                confirmed = False
+            if not confirmed:
+                info("Nothing erased.")
+                raise typer.Exit(1)
+        with db.session(write=True) as session:
+            report = erase_customer(session, customer_id, by_user_id=None, secret=secret)
+    finally:
+        db.dispose()
+    for line in report.summary():
         stdout.print(line, markup=False, highlight=False, soft_wrap=True)

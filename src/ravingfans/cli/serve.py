@@ -24,9 +24,11 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Server processes sharing the port (one per CPU core uses them all)."),
 ) -> None:
     """Run the web app (customer list, search, profiles) until stopped with Ctrl+C."""
-    run_server(context.settings().database_url, host, port)
+    run_server(context.settings().database_url, host, port, workers=workers)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -48,6 +50,23 @@ def _listen(host: str, port: int) -> socket.socket:
                           hint="Is another server using that port? Choose another with --port.") from None
     sock.set_inheritable(True)
     return sock
+
+
+def _run_workers(settings: Any, sock: socket.socket, workers: int, options: dict[str, Any]) -> None:
+    """Serve with ``workers`` processes on one socket until Ctrl+C or SIGTERM (uvicorn's supervisor)."""
+    import os
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    for name, value in settings.model_dump().items():  # the children read their settings from here
+        secret = getattr(value, "get_secret_value", None)
+        os.environ[f"RAVINGFANS_{name.upper()}"] = str(secret() if secret else value)
+    config = uvicorn.Config("ravingfans.web.app:app_from_environment", factory=True, workers=workers, **options)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def _has_users(database: Any) -> bool:
@@ -76,10 +95,13 @@ def _stop_quietly(_signum: int, _frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run_server(database_url: str, host: str, port: int, **overrides: Any) -> None:
+def run_server(database_url: str, host: str, port: int, *, workers: int = 1, **overrides: Any) -> None:
     """Serve the web app on host:port over ``database_url``; refuses unsafe settings or an old schema.
 
     ``overrides`` replace settings for this server only (the demo passes its business name and zone).
+    With ``workers`` > 1, that many processes share the listening socket (Python runs one request's
+    code at a time per process, so one process uses one core); each builds its own app from the
+    environment, which is why the settings are handed over as ``RAVINGFANS_*`` variables.
     """
     import uvicorn
 
@@ -104,8 +126,14 @@ def run_server(database_url: str, host: str, port: int, **overrides: Any) -> Non
         # sign-in throttling sees the real client and cookies are Secure behind an HTTPS proxy.
         trusted = settings.trusted_proxies.strip()
         # No access log: its lines carry query strings, and searches put names, e-mails and phones there.
-        config = uvicorn.Config(app, log_level="info", access_log=False, server_header=False, proxy_headers=bool(trusted),
-                                forwarded_allow_ips=trusted or None, lifespan="on")
+        options: dict[str, Any] = {"log_level": "info", "access_log": False, "server_header": False,
+                                   "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None,
+                                   "lifespan": "on"}
+        if workers > 1:
+            _run_workers(settings, sock, workers, options)
+            info("Stopped.")
+            return
+        config = uvicorn.Config(app, **options)
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _stop_quietly) if in_main else None
         try:

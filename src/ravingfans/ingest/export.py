@@ -250,13 +250,14 @@ def _json(value: Any) -> str | None:
 
 
 def _customer_rows(conn: Connection, batch_size: int) -> Iterator[list[Row]]:
-    """Customers by id, with their source ids and latest consent per purpose and channel."""
+    """Customers by id (erased ones left out), with their source ids and latest consent per purpose and channel."""
     c = Customer.__table__.c
     ident = CustomerIdentity.__table__.c
     cons = Consent.__table__.c
     after = 0
     while True:
-        batch = conn.execute(select(Customer.__table__).where(c.id > after).order_by(c.id).limit(batch_size)).all()
+        batch = conn.execute(select(Customer.__table__).where(c.id > after, c.erased_at.is_(None))
+                             .order_by(c.id).limit(batch_size)).all()
         if not batch:
             return
         low, high = batch[0].id, batch[-1].id

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
 from ravingfans.errors import ImportFailed, ImportReport, RowProblem
-from ravingfans.ingest import merge
+from ravingfans.ingest import merge, suppression
 from ravingfans.ingest.layouts import FIELDS, LAYOUTS, ORDER_HEADER, Kind
 from ravingfans.ingest.readers import ROW, Source, iter_batches, open_source
 from ravingfans.ingest.staging import row_text, stable_hash, stage_table
@@ -99,7 +99,8 @@ def import_file(engine: Engine, settings: Settings, path: Path | str, options: I
                 raise ImportFailed(f"{path.name} has a header but no data rows; nothing to import.",
                                    hint="Check that you exported the right file.")
             _fail_unless_skipping(problems, options, report)
-            _merge(conn, engine, options, plan, source_name, src, now, problems, report)
+            _merge(conn, engine, options, plan, source_name, src, now, problems, report,
+                   settings.secret_key.get_secret_value())
         finally:
             _drop_staging(conn, table.name)
     if options.skip_invalid and problems.rows:
@@ -221,8 +222,8 @@ def _problem_message(report: ImportReport) -> str:
 
 
 def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan, source_name: str, src: Source,
-           now: datetime, problems: _Problems, report: ImportReport) -> None:
-    """Phase 2: whole-file checks and the merge, in one write transaction."""
+           now: datetime, problems: _Problems, report: ImportReport, secret: str) -> None:
+    """Phase 2: whole-file checks and the merge, in one write transaction (new records of erased addresses flagged)."""
     kind = options.kind
     column = plan.source_of
     if conn.dialect.name == "sqlite":
@@ -254,6 +255,7 @@ def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan,
                 conn.execute(text("DROP TABLE stg_heads"))
                 merge.build_order_heads(conn)
         present = set(column)
+        known = int(conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM customers")).scalar_one())
         if kind == "customers":
             counts = merge.merge_customers(conn, source_name, present, now, consent_source=f"import:{src.path.name}",
                                            consent_column=column.get("email_consent"))
@@ -261,6 +263,8 @@ def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan,
             counts = merge.merge_products(conn, source_name, present, now)
         else:
             counts = merge.merge_orders(conn, source_name, now, prepare=False)
+        if kind != "products":
+            suppression.flag_new_customers(conn, secret, created_after=known)
         report.created, report.updated, report.unchanged = counts.created, counts.updated, counts.unchanged
         report.customers_created = counts.customers_created
         report.rejected = len(problems.rows)

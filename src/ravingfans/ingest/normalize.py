@@ -10,6 +10,7 @@ import phonenumbers
 # Deliberately permissive (RFC 5322 is wider than what shops see); we lower-case and check shape,
 # we do not probe deliverability.
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]{2,}$")
+MAX_EMAIL_LENGTH = 254  # RFC 5321, and the column's size
 
 
 def normalize_email(value: str | None) -> str | None:
@@ -23,6 +24,8 @@ def normalize_email(value: str | None) -> str | None:
         text = text[7:]
     if not _EMAIL.match(text) or ".." in text:
         raise ValueError("not an e-mail address (expected name@example.com)")
+    if len(text) > MAX_EMAIL_LENGTH:  # checked after lower-casing, which can lengthen it (İ becomes i + a dot)
+        raise ValueError(f"longer than {MAX_EMAIL_LENGTH} characters once lower-cased")
     return text
 
 

@@ -73,9 +73,12 @@ def validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, A
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
-    """The customer with this id, or NotFound (also for ids no row can have)."""
+    """The customer with this id, or NotFound (also for ids no row can have, and for erased customers)."""
     customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
     if customer is None:
         raise NotFound(f"There is no customer number {customer_id}.",
                        hint="They may have been merged into another record; search by name instead.")
+    if customer.erased_at is not None:
+        raise NotFound(f"Customer #{customer_id} was erased.",
+                       hint="Their personal data is gone; their orders still count in the figures.")
     return customer

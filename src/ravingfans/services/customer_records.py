@@ -19,6 +19,7 @@ from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Consent, Customer, CustomerIdentity, CustomerScore
 from ravingfans.errors import Conflict, ValidationFailed
 from ravingfans.ingest.normalize import normalize_email, normalize_phone
+from ravingfans.ingest.suppression import SUPPRESSED_ATTRIBUTE, is_suppressed
 from ravingfans.services import customers
 from ravingfans.services.common import get_customer
 from ravingfans.services.inputs import (
@@ -190,7 +191,7 @@ def list_customer_records(
     check_limit(limit)
     scope = filter_scope(kind="customers", q=text, segment=segment_text, updated_since=since)
     position = decode_cursor(cursor, scope)
-    stmt = select(Customer)
+    stmt = select(Customer).where(Customer.erased_at.is_(None))
     if text:
         stmt = stmt.where(customers.search_clause(text, region))
     if segment_text:
@@ -231,7 +232,8 @@ def _check_referrer(session: Session, referrer_id: int | None, customer_id: int 
         return
     if referrer_id == customer_id:
         raise ValidationFailed("referred_by_id: a customer cannot refer themselves", field="referred_by_id")
-    if session.get(Customer, referrer_id) is None:
+    referrer = session.get(Customer, referrer_id)
+    if referrer is None or referrer.erased_at is not None:
         raise ValidationFailed(f"referred_by_id: there is no customer number {referrer_id}", field="referred_by_id")
 
 
@@ -240,10 +242,18 @@ def _log_consent(session: Session, customer_id: int, granted: bool, now: datetim
                         source=SOURCE, wording="Set through the API"))
 
 
-def create_customer(session: Session, data: CustomerCreate, *, region: str = "US",
+def create_customer(session: Session, data: CustomerCreate, *, secret: str, region: str = "US",
                     clock: Clock = utcnow) -> CustomerRecord:
-    """Add a customer (source ``api``); an ``external_id`` already used is a Conflict."""
+    """Add a customer (source ``api``); an ``external_id`` already used is a Conflict.
+
+    An e-mail or phone an erased customer had (``secret`` keys the check) starts without marketing consent,
+    flagged in ``attributes`` (see :mod:`ravingfans.ingest.suppression`).
+    """
     values = _normalised(data.model_dump(exclude={"external_id"}), region)
+    attributes: dict[str, Any] = {}
+    if is_suppressed(session, secret, email=values.get("email"), phone=values.get("phone")):
+        values["email_consent"] = None
+        attributes[SUPPRESSED_ATTRIBUTE] = True
     if not any(values.get(n) for n in ("first_name", "last_name", "email", "phone")):
         raise ValidationFailed("give at least a first name, a last name, an e-mail or a phone number", field="body")
     _check_referrer(session, values["referred_by_id"], None)
@@ -252,14 +262,14 @@ def create_customer(session: Session, data: CustomerCreate, *, region: str = "US
         raise Conflict(f"A customer with external_id {data.external_id!r} already exists.",
                        hint="Read it with GET /api/v1/customers?q=... or change it with PATCH.")
     now = clock()
-    customer = Customer(**values, attributes={}, source=SOURCE, external_id=data.external_id, created_at=now,
+    customer = Customer(**values, attributes=attributes, source=SOURCE, external_id=data.external_id, created_at=now,
                         updated_at=now)
     session.add(customer)
     session.flush()
     if data.external_id is not None:
         session.add(CustomerIdentity(customer_id=customer.id, source=SOURCE, external_id=data.external_id))
-    if data.email_consent is not None:
-        _log_consent(session, customer.id, data.email_consent, now)
+    if values["email_consent"] is not None:
+        _log_consent(session, customer.id, values["email_consent"], now)
     flush_or_conflict(session, f"A customer with external_id {data.external_id!r} already exists.")
     return _record(customer)
 

@@ -333,7 +333,8 @@ def _row(customer: Customer, order_count: int | None, spend: Decimal | None, las
     )
 
 
-_LIST_COLUMNS = (Customer.first_name, Customer.last_name, Customer.email, Customer.phone, Customer.city)
+_LIST_COLUMNS = (Customer.first_name, Customer.last_name, Customer.email, Customer.phone, Customer.city,
+                 Customer.erased_at)
 _SCORE_COLUMNS = (CustomerScore.segment, CustomerScore.clv, CustomerScore.p_alive)
 
 
@@ -380,7 +381,7 @@ def list_customers(
     run = newest_run(session)
     run_id = run[0] if run is not None else None
     scored = and_(CustomerScore.customer_id == Customer.id, CustomerScore.run_id == run_id)
-    filters: list[ColumnElement[bool]] = []
+    filters: list[ColumnElement[bool]] = [Customer.erased_at.is_(None)]
     if text:
         filters.append(search_clause(text, region))
     if segment_text:

@@ -114,7 +114,8 @@ def home_summary(session: Session, settings: Settings, *, clock: Clock) -> HomeS
     """The Home page's counts, trends and today's work, from the current scoring run and the ledger."""
     now = clock()
     starts = month_starts(now, settings)
-    customers = int(session.scalar(select(func.count()).select_from(Customer)) or 0)
+    customers = int(session.scalar(select(func.count()).select_from(Customer).where(Customer.erased_at.is_(None)))
+                    or 0)
     run = latest_run(session)
     scored = fans = slipping_count = None
     at_risk: float | None = None
@@ -210,7 +211,7 @@ def _misery(session: Session, since: datetime) -> list[MiseryMoment]:
     stmt = (select(Interaction, Customer, Employee.name)
             .join(Customer, Customer.id == Interaction.customer_id)
             .outerjoin(Employee, Employee.id == Interaction.employee_id)
-            .where(Interaction.rating == MISERY, Interaction.occurred_at >= since)
+            .where(Interaction.rating == MISERY, Interaction.occurred_at >= since, Customer.erased_at.is_(None))
             .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(MISERY_LIMIT))
     return [MiseryMoment(interaction_id=i.id, customer_id=c.id, name=c.display_name, occurred_at=i.occurred_at,
                          employee=employee, channel=i.channel, kind=i.kind, note=i.note)

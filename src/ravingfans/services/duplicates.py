@@ -233,6 +233,8 @@ def _load_pair(session: Session, keep_id: int, merge_id: int, *, lock: bool) -> 
         if customer is None:
             raise NotFound(f"Customer #{cid} not found.",
                            hint="`ravingfans customers duplicates` lists candidate pairs with their ids.")
+        if customer.erased_at is not None:
+            raise NotFound(f"Customer #{cid} was erased; an erased record is never merged.")
         loaded[cid] = customer
     return loaded[keep_id], loaded[merge_id]
 

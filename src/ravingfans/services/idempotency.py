@@ -6,6 +6,10 @@ body); the same key with the same request replays them, the same key with anothe
 :class:`~ravingfans.errors.Conflict`. Keys belong to the user who sent them and are forgotten after
 :data:`KEY_LIFETIME`. The record and the key are written in one transaction, so a create that fails
 leaves no key behind and can be retried with it.
+
+Expired keys are swept as new ones come: each new key first deletes the expired ones among the
+:data:`PURGE_BATCH` oldest (found by primary key, so the sweep costs the same however many keys are
+kept). As each new key can take away several old ones, the expired keys never pile up.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, no spaces
 KEY_LIFETIME = timedelta(hours=24)
+PURGE_BATCH = 20  # expired keys a new key sweeps away at most
 _KEY = re.compile(KEY_PATTERN)
 
 
@@ -79,14 +84,30 @@ def replay(session: Session, user_id: int, key: str, route: str, request_hash: s
 
 def remember(session: Session, user_id: int, key: str, route: str, request_hash: str, status_code: int, body: str,
              *, clock: Clock = utcnow) -> None:
-    """Keep the answer to a request with a key, in the caller's transaction (so it lands with the record)."""
+    """Keep the answer to a request with a key, in the caller's transaction (so it lands with the record).
+
+    Expired keys are swept first (a few at most, see :func:`purge_expired`).
+    """
+    purge_expired(session, clock=clock, batch=PURGE_BATCH)
     session.add(IdempotencyKey(user_id=user_id, key=check_key(key), route=route[:255], request_hash=request_hash,
                                status_code=status_code, response_body=body, created_at=clock()))
     flush_or_conflict(session, f"Another request with this {HEADER} is being handled right now.",
                       hint="Wait a moment and send it again to get its answer.")
 
 
-def purge_expired(session: Session, *, clock: Clock = utcnow) -> int:
-    """Delete keys older than :data:`KEY_LIFETIME`; how many went."""
-    expired = delete(IdempotencyKey).where(IdempotencyKey.created_at <= clock() - KEY_LIFETIME)
-    return session.execute(expired).rowcount or 0
+def purge_expired(session: Session, *, clock: Clock = utcnow, batch: int | None = None) -> int:
+    """Delete keys older than :data:`KEY_LIFETIME`, all of them or those among the ``batch`` oldest; how many went.
+
+    With ``batch`` it reads ``batch`` rows by primary key and no more (keys are stored in the order they
+    come, so the oldest ids are the first to expire), cheap enough to run on every new key.
+    """
+    cutoff = clock() - KEY_LIFETIME
+    expired = delete(IdempotencyKey).where(IdempotencyKey.created_at <= cutoff)
+    if batch is not None:
+        oldest = session.execute(select(IdempotencyKey.id, IdempotencyKey.created_at)
+                                 .order_by(IdempotencyKey.id).limit(batch))
+        ids = [row.id for row in oldest if row.created_at <= cutoff]
+        if not ids:
+            return 0
+        expired = expired.where(IdempotencyKey.id.in_(ids))
+    return session.execute(expired.execution_options(synchronize_session=False)).rowcount or 0

@@ -1,13 +1,17 @@
-"""Moments of truth as records: list them across customers by cursor, read one, log one.
+"""Moments of truth as records: list them across customers by cursor, read one, log one, correct one.
 
 Logging goes through :func:`ravingfans.services.moments.log_interaction`, the same function the
-profile page's form calls, so the rules (known employee, not in the future) are the same everywhere.
+profile page's form calls, and a correction is checked by the same model and rules
+(:func:`ravingfans.services.moments.parse_interaction`, :func:`~ravingfans.services.moments.check_moment`):
+known channel, kind and rating, known employee, a time that is not in the future.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -100,3 +104,35 @@ def log_moment(session: Session, customer_id: int, moment: InteractionCreate, *,
     """Log a moment of truth on a customer's timeline (the profile form's rules) and return it as a record."""
     entry = moments.log_interaction(session, customer_id, moment, clock=clock)
     return get_interaction(session, entry.id)
+
+
+#: What a correction may change; whose timeline it is on and when it was logged stay.
+EDITABLE = ("channel", "kind", "rating", "note", "employee_id", "occurred_at")
+_KEPT = {"channel": "a moment of truth always has a channel", "kind": "a moment of truth always has a kind",
+         "occurred_at": "a moment of truth always has a time"}
+
+
+def update_moment(session: Session, interaction_id: int, changes: Mapping[str, Any], *, zone: tzinfo = UTC,
+                  clock: Clock = utcnow) -> InteractionRecord:
+    """Correct a logged moment of truth: the fields in ``changes`` change, checked as when it was logged.
+
+    ``null`` clears the rating, the employee or the note; channel, kind and time cannot be cleared.
+    """
+    row = session.get(Interaction, interaction_id) if 1 <= interaction_id <= MAX_ID else None
+    if row is None:
+        raise NotFound(f"There is no moment of truth number {interaction_id}.")
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            raise ValidationFailed(f"{name}: cannot be changed; it may be one of {', '.join(EDITABLE)}", field=name)
+        if value is None and name in _KEPT:
+            raise ValidationFailed(f"{name}: {_KEPT[name]}", field=name)
+    current = {"channel": row.channel, "kind": row.kind, "rating": row.rating_name, "note": row.note or "",
+               "employee_id": row.employee_id, "occurred_at": row.occurred_at}
+    wanted = {name: "" if name == "note" and value is None else value for name, value in changes.items()}
+    moment = moments.parse_interaction({**current, **wanted}, zone=zone)
+    occurred, _ = moments.check_moment(session, moment, clock())
+    row.channel, row.kind, row.note, row.employee_id, row.occurred_at = (moment.channel, moment.kind, moment.note,
+                                                                         moment.employee_id, occurred)
+    row.rating = RATINGS[moment.rating] if moment.rating is not None else None
+    session.flush()
+    return get_interaction(session, row.id)

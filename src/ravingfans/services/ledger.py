@@ -3,7 +3,7 @@
 Both give one row per order with ``customer_id``, ``order_id``, ``timestamp`` (UTC) and ``amount`` (net of
 returns and refunds, in the business currency as a float), which is what
 :func:`ravingfans.analytics.summary.customer_summary` reads. Cancelled orders and sales with no customer
-are left out.
+are left out, and so are the orders of erased customers.
 """
 
 from __future__ import annotations
@@ -24,19 +24,21 @@ TRANSACTION_COLUMNS = ("customer_id", "order_id", "timestamp", "amount")
 
 
 def load_transactions(engine: Engine) -> pl.DataFrame:
-    """Every non-cancelled order of a known customer, with its net amount, read in one query."""
+    """Every non-cancelled order of a known, not erased customer, with its net amount, read in one query."""
     # Imported here: reading a file (`analyze`) needs no database layer and should start fast.
     from sqlalchemy import BigInteger, func, select, type_coerce
 
-    from ravingfans.db.models import Order, OrderLine
+    from ravingfans.db.models import Customer, Order, OrderLine
     from ravingfans.db.types import MONEY_SCALE
 
     amount = func.coalesce(func.sum(type_coerce(OrderLine.__table__.c.amount, BigInteger)), 0)  # raw cents, no Decimal
+    erased = select(Customer.__table__.c.id).where(Customer.__table__.c.erased_at.is_not(None))
     query = (
         select(Order.__table__.c.customer_id, Order.__table__.c.id.label("order_id"),
                Order.__table__.c.placed_at.label("timestamp"), amount.label("cents"))
         .select_from(Order.__table__.outerjoin(OrderLine.__table__))
-        .where(Order.__table__.c.customer_id.is_not(None), Order.__table__.c.cancelled_at.is_(None))
+        .where(Order.__table__.c.customer_id.is_not(None), Order.__table__.c.cancelled_at.is_(None),
+               Order.__table__.c.customer_id.not_in(erased))  # erased customers are not scored (services/erasure)
         .group_by(Order.__table__.c.id)
     )
     with engine.connect() as conn:

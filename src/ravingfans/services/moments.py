@@ -237,12 +237,11 @@ def edit_note(session: Session, customer_id: int, note_id: int, edit: NoteEdit) 
     return note_entry(row)
 
 
-def log_interaction(
-    session: Session, customer_id: int, moment: InteractionCreate, *, clock: Clock = utcnow
-) -> InteractionEntry:
-    """Log a moment of truth on a customer's timeline; the employee must exist, the time not be ahead."""
-    customer = get_customer(session, customer_id)
-    now = clock()
+def check_moment(session: Session, moment: InteractionCreate, now: datetime) -> tuple[datetime, dict[int, str]]:
+    """When the moment happened (``now`` if not said) and its employee's name; the rules of logging and correcting.
+
+    The employee must exist and the time may not be ahead of ``now`` (by more than a clock's drift).
+    """
     names: dict[int, str] = {}
     if moment.employee_id is not None:
         employee = session.get(Employee, moment.employee_id)
@@ -253,6 +252,16 @@ def log_interaction(
     occurred = moment.occurred_at or now
     if occurred > now + FUTURE_TOLERANCE:
         raise ValidationFailed("When: a moment of truth cannot be in the future", field="occurred_at")
+    return occurred, names
+
+
+def log_interaction(
+    session: Session, customer_id: int, moment: InteractionCreate, *, clock: Clock = utcnow
+) -> InteractionEntry:
+    """Log a moment of truth on a customer's timeline; the employee must exist, the time not be ahead."""
+    customer = get_customer(session, customer_id)
+    now = clock()
+    occurred, names = check_moment(session, moment, now)
     row = Interaction(
         customer_id=customer.id,
         employee_id=moment.employee_id,

@@ -1,9 +1,14 @@
-"""Orders as records: list by cursor, read one with its lines, and record a new one.
+"""Orders as records: list by cursor, read one with its lines, record a new one, change what surrounds it.
 
 Lines follow the importer's rules (:mod:`ravingfans.ingest.importer`): a client sends positive
 quantities and prices; a ``return`` line is stored with negative quantity and amount, a ``refund``
 line with a negative price and amount; each amount is quantity x price - discount and the order's
 total is the sum of its lines, in exact cents. A SKU that names a known variant links the line to it.
+
+Once recorded, an order's lines, money, customer, number and time do not change (scores and the
+profile's timeline are built on them): a return or refund is recorded as a new order with ``return``
+or ``refund`` lines. What may change afterwards (:class:`OrderUpdate`) is who served, the channel,
+the location, the payment status and whether and when it was cancelled.
 """
 
 from __future__ import annotations
@@ -85,6 +90,20 @@ class OrderCreate(BaseModel):
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=MAX_LINES)
 
 
+class OrderUpdate(BaseModel):
+    """A change to an order after the fact; only the fields sent change, ``null`` clears one. Lines never change."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"financial_status": "paid", "employee_id": 1}, {"cancelled_at": "2024-03-02T09:00:00Z"}]})
+
+    employee_id: RowId | None = Field(default=None, description="Who served.")
+    channel: Line20 | None = None
+    location: Line120 | None = None
+    financial_status: Line40 | None = Field(default=None, description="Your payment status, e.g. paid or refunded.")
+    cancelled_at: datetime | None = Field(default=None, description="When it was cancelled (a cancelled order no "
+                                          "longer counts in scores); null if it stands. Not before it was placed.")
+
+
 @dataclass(frozen=True, slots=True)
 class OrderLineRecord:
     """One stored line: signed quantity and amount."""
@@ -128,13 +147,18 @@ def _record(order: Order) -> OrderRecord:
     )
 
 
-def get_order(session: Session, order_id: int) -> OrderRecord:
-    """One order with its lines; NotFound when there is none."""
+def _order(session: Session, order_id: int) -> Order:
+    """The stored order with its lines loaded; NotFound also for ids no row can have."""
     order = session.scalar(select(Order).where(Order.id == order_id).options(selectinload(Order.lines))) \
         if 1 <= order_id <= MAX_ID else None
     if order is None:
         raise NotFound(f"There is no order number {order_id}.")
-    return _record(order)
+    return order
+
+
+def get_order(session: Session, order_id: int) -> OrderRecord:
+    """One order with its lines; NotFound when there is none."""
+    return _record(_order(session, order_id))
 
 
 def list_orders(
@@ -211,19 +235,37 @@ def _line(number: int, line: OrderLineCreate, by_id: dict[int, ProductVariant],
     )
 
 
+def _not_ahead(moment: datetime | None, field: str, now: datetime) -> datetime | None:
+    """The time as given, or ValidationFailed when it is ahead of ``now`` by more than a clock's drift."""
+    if moment is not None and moment > now + FUTURE_TOLERANCE:
+        raise ValidationFailed(f"{field}: cannot be in the future", field=field)
+    return moment
+
+
+def _cancelled(moment: datetime | None, placed: datetime, now: datetime) -> datetime | None:
+    """A cancellation time: not ahead of now, not before the order was placed."""
+    if moment is not None and moment < placed:
+        raise ValidationFailed("cancelled_at: cannot be before the order was placed", field="cancelled_at")
+    return _not_ahead(moment, "cancelled_at", now)
+
+
+def _check_employee(session: Session, employee_id: int | None) -> None:
+    """ValidationFailed unless the employee named (if any) exists."""
+    if employee_id is not None and session.get(Employee, employee_id) is None:
+        raise ValidationFailed(f"employee_id: there is no employee number {employee_id}", field="employee_id")
+
+
 def create_order(session: Session, data: OrderCreate, *, zone: tzinfo = UTC, clock: Clock = utcnow) -> OrderRecord:
     """Record an order (source ``api``); its number already used is a Conflict, unknown references are 422s."""
     now = clock()
-    placed = to_utc(data.placed_at, "placed_at", zone=zone)
-    cancelled = to_utc(data.cancelled_at, "cancelled_at", zone=zone)
+    placed = _not_ahead(to_utc(data.placed_at, "placed_at", zone=zone), "placed_at", now)
     assert placed is not None  # required by the schema
-    for name, moment in (("placed_at", placed), ("cancelled_at", cancelled)):
-        if moment is not None and moment > now + FUTURE_TOLERANCE:
-            raise ValidationFailed(f"{name}: cannot be in the future", field=name)
-    if data.customer_id is not None and session.get(Customer, data.customer_id) is None:
-        raise ValidationFailed(f"customer_id: there is no customer number {data.customer_id}", field="customer_id")
-    if data.employee_id is not None and session.get(Employee, data.employee_id) is None:
-        raise ValidationFailed(f"employee_id: there is no employee number {data.employee_id}", field="employee_id")
+    cancelled = _cancelled(to_utc(data.cancelled_at, "cancelled_at", zone=zone), placed, now)
+    buyer = session.get(Customer, data.customer_id) if data.customer_id is not None else None
+    if data.customer_id is not None and (buyer is None or buyer.erased_at is not None):
+        raise ValidationFailed(f"customer_id: there is no customer number {data.customer_id}"
+                               f"{' any more (erased)' if buyer is not None else ''}", field="customer_id")
+    _check_employee(session, data.employee_id)
     external_id = data.external_id or f"api-{uuid.uuid4().hex}"
     clash = f"An order with external_id {external_id!r} already exists."
     if session.scalar(select(Order.id).where(Order.source == SOURCE, Order.external_id == external_id)):
@@ -236,4 +278,20 @@ def create_order(session: Session, data: OrderCreate, *, zone: tzinfo = UTC, clo
                   cancelled_at=cancelled, total=sum((line.amount for line in lines), Decimal("0.00")), lines=lines)
     session.add(order)
     flush_or_conflict(session, clash)
+    return _record(order)
+
+
+def update_order(session: Session, order_id: int, changes: OrderUpdate, *, zone: tzinfo = UTC,
+                 clock: Clock = utcnow) -> OrderRecord:
+    """Change who served, channel, location, payment status or cancellation of an order; its lines stay as they are."""
+    order = _order(session, order_id)
+    given = changes.model_dump(include=changes.model_fields_set)
+    if "employee_id" in given:
+        _check_employee(session, given["employee_id"])
+    if "cancelled_at" in given:
+        given["cancelled_at"] = _cancelled(to_utc(given["cancelled_at"], "cancelled_at", zone=zone),
+                                           order.placed_at, clock())
+    for name, value in given.items():
+        setattr(order, name, (value or None) if isinstance(value, str) else value)
+    session.flush()
     return _record(order)

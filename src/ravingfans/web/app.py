@@ -36,6 +36,7 @@ from ravingfans.web.pages import search as search_pages
 from ravingfans.web.pages import settings as settings_pages
 from ravingfans.web.pages import slipping as slipping_pages
 from ravingfans.web.pages import team as team_pages
+from ravingfans.web.pages import users as user_pages
 from ravingfans.web import api
 from ravingfans.web.api import problems as api_problems
 from ravingfans.web.auth import require, session_policy
@@ -46,6 +47,13 @@ log = logging.getLogger(__name__)
 
 TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Conflict",
           422: "Please check what you entered", 500: "Something went wrong", 503: "Not available"}
+
+
+def app_from_environment() -> FastAPI:
+    """The app for a worker process of `ravingfans serve --workers N`: settings from RAVINGFANS_* variables."""
+    from ravingfans.config import get_settings
+
+    return create_app(get_settings())
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -70,7 +78,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(login_pages.router)
     staff_only = [Depends(require("staff"))]  # every page below needs a signed-in user; routes may ask for more
-    for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages, search_pages, settings_pages):
+    for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages, search_pages, settings_pages,
+                  user_pages):
         app.include_router(pages.router, dependencies=staff_only)
     api.install(app)  # /api/v1 (bearer tokens), /openapi.json (API routes only) and /docs
     dispatch = api_problems.dispatch  # /api/ paths get problem JSON, every other path the HTML page
@@ -125,10 +134,12 @@ def domain_error_page(request: Request, exc: RavingFansError) -> Response:
 
 
 def _way_back(request: Request) -> tuple[str, str]:
-    """Where the page's way out leads, and its label: the profile a form came from, else the list."""
+    """Where the page's way out leads, and its label: the profile or users list a form came from, else the list."""
     parts = request.url.path.strip("/").split("/")
     if request.method == "POST" and len(parts) >= 2 and parts[0] == "customers" and parts[1].isdigit():
         return f"/customers/{parts[1]}", "Back to the profile"
+    if request.method == "POST" and parts[0] == "users":
+        return "/users", "Back to the users"
     return "/customers", "Customer list"
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from ravingfans.db import Database
 from ravingfans.db.models import Customer, IdempotencyKey, Interaction, Order, Product, ProductVariant
+from ravingfans.services.idempotency import KEY_LIFETIME, PURGE_BATCH, purge_expired
 from apihelp import API, assert_problem
 
 CREATES = [  # path, body, another body, what a create adds
@@ -91,3 +92,54 @@ def test_without_a_key_each_request_creates(owner: Any, db: Database) -> None:
     for _ in range(2):
         assert owner.post(f"{API}/customers", json={"first_name": "Twice"}).status_code == 201
     assert count(db, Customer) == 5 + 2
+
+
+def _keys(db: Database) -> list[str]:
+    with db.session() as s:
+        return sorted(s.scalars(select(IdempotencyKey.key)))
+
+
+def test_a_new_key_sweeps_expired_keys_of_every_user(owner: Any, api_as: Any, db: Database) -> None:
+    other = api_as("manager")
+    for number in range(PURGE_BATCH + 5):
+        made = other.post(f"{API}/customers", json={"first_name": f"Old {number}"},
+                          headers={"Idempotency-Key": f"old-{number:02d}"})
+        assert made.status_code == 201
+    assert other.post(f"{API}/customers", json={"first_name": "Fresh"},
+                      headers={"Idempotency-Key": "fresh"}).status_code == 201
+    with db.session(write=True) as s:  # all but the last are a day old
+        s.execute(update(IdempotencyKey).where(IdempotencyKey.key != "fresh")
+                  .values(created_at=datetime.now(UTC) - timedelta(hours=25)))
+    assert owner.post(f"{API}/customers", json={"first_name": "New"},
+                      headers={"Idempotency-Key": "new"}).status_code == 201
+    left = _keys(db)  # the oldest PURGE_BATCH went; the rest go with the next keys
+    assert left == sorted([f"old-{n:02d}" for n in range(PURGE_BATCH, PURGE_BATCH + 5)] + ["fresh", "new"])
+    assert owner.post(f"{API}/customers", json={"first_name": "Next"},
+                      headers={"Idempotency-Key": "next"}).status_code == 201
+    assert _keys(db) == ["fresh", "new", "next"]
+    assert owner.post(f"{API}/customers", json={"first_name": "No key"}).status_code == 201
+    assert _keys(db) == ["fresh", "new", "next"]  # a create without a key stores and sweeps nothing
+
+
+def test_purge_expired_deletes_only_expired_keys(db: Database, owner: Any) -> None:
+    for key in ("a", "b"):
+        made = owner.post(f"{API}/customers", json={"first_name": key}, headers={"Idempotency-Key": key})
+        assert made.status_code == 201
+    now = datetime.now(UTC)
+
+    def age(key: str, hours: int) -> None:
+        with db.session(write=True) as s:
+            s.execute(update(IdempotencyKey).where(IdempotencyKey.key == key)
+                      .values(created_at=now - timedelta(hours=hours)))
+
+    age("a", 1)
+    age("b", 25)
+    with db.session(write=True) as s:  # the oldest by id ("a") has not expired: a batch of 1 sweeps nothing
+        assert purge_expired(s, clock=lambda: now, batch=1) == 0
+    with db.session(write=True) as s:
+        assert purge_expired(s, clock=lambda: now, batch=2) == 1
+    assert _keys(db) == ["a"]
+    with db.session(write=True) as s:
+        assert purge_expired(s, clock=lambda: now + KEY_LIFETIME - timedelta(hours=2)) == 0
+        assert purge_expired(s, clock=lambda: now + KEY_LIFETIME) == 1
+    assert _keys(db) == []

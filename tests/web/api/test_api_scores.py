@@ -55,4 +55,9 @@ def test_values_json_cannot_carry_are_null(owner: Any, shop: Any, db: Database) 
 def test_scores_are_read_only(owner: Any, shop: Any, db: Database) -> None:
     seed_scores(db, [shop.ada])
     assert_problem(owner.post(f"{API}/scores", json={"customer_id": shop.ada}), 405)
-    assert_problem(owner.patch(f"{API}/scores/{shop.ada}", json={"clv": 1e9}), 405)
+    for method in ("PATCH", "PUT", "DELETE"):
+        for path in (f"{API}/scores/{shop.ada}", f"{API}/scores"):
+            refused = owner.request(method, path, json={"clv": 1e9})
+            assert assert_problem(refused, 405)["type"] == "urn:ravingfans:problem:method_not_allowed"
+            assert refused.headers["allow"] == "GET"
+    assert owner.get(f"{API}/scores/{shop.ada}").json()["clv"] == 250.0

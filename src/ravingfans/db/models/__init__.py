@@ -3,7 +3,7 @@
 from ravingfans.db.models.accounts import ROLES, ApiToken, User
 from ravingfans.db.models.base import Base
 from ravingfans.db.models.catalog import Product, ProductVariant
-from ravingfans.db.models.customers import Consent, Customer, CustomerIdentity, Note
+from ravingfans.db.models.customers import Consent, Customer, CustomerIdentity, ErasureSuppression, Note
 from ravingfans.db.models.interactions import CHANNELS, KINDS, RATING_NAMES, RATINGS, Interaction
 from ravingfans.db.models.orders import LINE_KINDS, Order, OrderLine
 from ravingfans.db.models.scores import CustomerScore, ScoreRun
@@ -25,6 +25,7 @@ __all__ = [
     "CustomerIdentity",
     "CustomerScore",
     "Employee",
+    "ErasureSuppression",
     "IdempotencyKey",
     "Interaction",
     "LoginFailure",

@@ -44,6 +44,10 @@ class Customer(Base):
     external_id: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the person was erased (services/erasure.py): the row stays as a tombstone with no personal data,
+    # so orders keep counting; lists, search and lookups leave it out (erased_at IS NULL).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    erased_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     referred_by: Mapped[Customer | None] = relationship(remote_side=[id])
     identities: Mapped[list[CustomerIdentity]] = relationship(back_populates="customer", cascade="all, delete-orphan")
@@ -60,9 +64,11 @@ class Customer(Base):
 
     @property
     def display_name(self) -> str:
-        """Name as staff say it; falls back to e-mail, phone, then the number."""
+        """Name as staff say it; falls back to e-mail, phone, then the number ("Erased customer #N" once erased)."""
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
-        return name or self.email or self.phone or f"Customer #{self.id}"
+        if name or self.email or self.phone:  # an erased customer has none of them
+            return name or self.email or self.phone or ""
+        return f"Erased customer #{self.id}" if self.erased_at is not None else f"Customer #{self.id}"
 
 
 class CustomerIdentity(Base):
@@ -110,3 +116,14 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     customer: Mapped[Customer] = relationship(back_populates="note_entries")
+
+
+class ErasureSuppression(Base):
+    """A keyed hash (HMAC-SHA256) of an erased customer's e-mail or phone, so a new record of it gets no marketing.
+
+    Only the digest is kept: no customer id and no time, so the marker is not linked to the tombstone.
+    """
+
+    __tablename__ = "erasure_suppressions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)

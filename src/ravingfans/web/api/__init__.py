@@ -1,9 +1,9 @@
 """The JSON API under /api/v1, its OpenAPI document at /openapi.json and its documentation at /docs.
 
 :func:`install` adds all of it to the app: every API route needs a personal access token of at least
-a staff user (routes that change customers, orders or products need a manager), and every error on
-an ``/api/`` path is problem details (:mod:`ravingfans.web.api.problems`). The OpenAPI document
-describes the API routes only; the staff pages are not part of it.
+a staff user (routes that change customers, orders, products or moments of truth need a manager),
+and every error on an ``/api/`` path is problem details (:mod:`ravingfans.web.api.problems`). The
+OpenAPI document describes the API routes only; the staff pages are not part of it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ DESCRIPTION = """The customer book, orders, products, moments of truth and score
 
 Send a personal access token as `Authorization: Bearer rf_...` (make one with
 `ravingfans token create --user EMAIL`). Staff tokens read everything and log moments of truth;
-manager and owner tokens also create and change customers, orders and products.
+manager and owner tokens also create and change customers, orders and products, and correct moments
+of truth. Scores are read only: they are made by a scoring run (`ravingfans score`).
 
 Lists are paged by cursor: pass the `next_cursor` of a page as `?cursor=` to get the next one, until
 it is null. Creates take an `Idempotency-Key` header so a retry never makes a second record. Errors

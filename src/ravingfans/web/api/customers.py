@@ -1,4 +1,4 @@
-"""API: customers (list with search, segment and change filters; read; create; change)."""
+"""API: customers (list with search, segment and change filters; read; create; change; erase)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from ravingfans.services import customer_records
+from ravingfans.services import customer_records, erasure
 from ravingfans.services.inputs import MAX_ID
 from ravingfans.services.records import DEFAULT_LIMIT, MAX_LIMIT
-from ravingfans.web.api.deps import ApiManager, ApiStaff, Idempotency
-from ravingfans.web.api.problems import conflict_response
+from ravingfans.web.api.deps import ApiManager, ApiOwner, ApiStaff, Idempotency
+from ravingfans.web.api.problems import Problem, conflict_response
 from ravingfans.web.api.responses import CREATED_HEADERS, create_once
 from ravingfans.web.api.schemas import CustomerCreate, CustomerList, CustomerPublic, CustomerUpdate
 from ravingfans.web.deps import SessionDep, SettingsDep, WriteSessionDep
@@ -55,7 +55,8 @@ def create_customer(body: CustomerCreate, principal: ApiManager, session: WriteS
                     idempotent: Idempotency) -> Response:
     """Add a customer (managers and owners)."""
     return create_once(session, principal, idempotent, lambda: CustomerPublic.model_validate(
-        customer_records.create_customer(session, body, region=settings.default_region)), "/api/v1/customers/{id}")
+        customer_records.create_customer(session, body, secret=settings.secret_key.get_secret_value(),
+                                         region=settings.default_region)), "/api/v1/customers/{id}")
 
 
 @router.patch("/{customer_id}", response_model=CustomerPublic, summary="Change a customer")
@@ -64,3 +65,19 @@ def update_customer(customer_id: CustomerId, body: CustomerUpdate, _: ApiManager
     """Change the fields sent; null clears one (managers and owners)."""
     return CustomerPublic.model_validate(
         customer_records.update_customer(session, customer_id, body, region=settings.default_region))
+
+
+@router.delete("/{customer_id}", status_code=204, response_class=Response, summary="Erase a customer",
+               responses={204: {"description": "Erased: the personal data is gone."},
+                          409: {"model": Problem, "description": "This customer was already erased."}})
+def erase_customer(customer_id: CustomerId, principal: ApiOwner, session: WriteSessionDep,
+                   settings: SettingsDep) -> Response:
+    """Erase a customer's personal data for good (the right to erasure; owners only).
+
+    Names, contact, address, personal details, notes, consents, source ids and scores go; orders stay,
+    linked to an anonymous "Erased customer #N", and moments of truth stay without their text. The
+    customer is then a 404 everywhere; erasing them again is a 409.
+    """
+    erasure.erase_customer(session, customer_id, by_user_id=principal.user_id,
+                           secret=settings.secret_key.get_secret_value())
+    return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""API: moments of truth (list by customer, rating and time; read; log one)."""
+"""API: moments of truth (list by customer, rating and time; read; log one; correct one)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,20 @@ from starlette.responses import Response
 from ravingfans.services import interactions, moments
 from ravingfans.services.inputs import MAX_ID
 from ravingfans.services.records import DEFAULT_LIMIT, MAX_LIMIT
-from ravingfans.web.api.deps import ApiStaff, Idempotency
+from ravingfans.web.api.deps import ApiManager, ApiStaff, Idempotency
 from ravingfans.web.api.problems import conflict_response
 from ravingfans.web.api.responses import CREATED_HEADERS, create_once
-from ravingfans.web.api.schemas import InteractionCreate, InteractionList, InteractionPublic, Rating
+from ravingfans.web.api.schemas import (
+    InteractionCreate,
+    InteractionList,
+    InteractionPublic,
+    InteractionUpdate,
+    Rating,
+)
 from ravingfans.web.deps import SessionDep, SettingsDep, WriteSessionDep
 
 router = APIRouter(prefix="/interactions", tags=["interactions"])
+InteractionId = Annotated[int, Path(ge=1, le=MAX_ID, description="The moment's id.", examples=[1])]
 
 
 @router.get("", response_model=InteractionList, summary="List moments of truth")
@@ -40,8 +47,7 @@ def list_interactions(
 
 
 @router.get("/{interaction_id}", response_model=InteractionPublic, summary="Read a moment of truth")
-def get_interaction(interaction_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])], _: ApiStaff,
-                    session: SessionDep) -> InteractionPublic:
+def get_interaction(interaction_id: InteractionId, _: ApiStaff, session: SessionDep) -> InteractionPublic:
     """One moment of truth."""
     return InteractionPublic.model_validate(interactions.get_interaction(session, interaction_id))
 
@@ -54,3 +60,11 @@ def log_interaction(body: InteractionCreate, principal: ApiStaff, session: Write
     moment = moments.parse_interaction(body.model_dump(exclude={"customer_id"}), zone=settings.zone)
     return create_once(session, principal, idempotent, lambda: InteractionPublic.model_validate(
         interactions.log_moment(session, body.customer_id, moment)), "/api/v1/interactions/{id}")
+
+
+@router.patch("/{interaction_id}", response_model=InteractionPublic, summary="Correct a moment of truth")
+def update_interaction(interaction_id: InteractionId, body: InteractionUpdate, _: ApiManager,
+                       session: WriteSessionDep, settings: SettingsDep) -> InteractionPublic:
+    """Correct a logged moment of truth (managers and owners), with the rules it was logged by."""
+    return InteractionPublic.model_validate(interactions.update_moment(
+        session, interaction_id, body.model_dump(include=body.model_fields_set), zone=settings.zone))

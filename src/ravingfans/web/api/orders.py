@@ -1,4 +1,4 @@
-"""API: orders (list by customer and time; read with lines; record a new one)."""
+"""API: orders (list by customer and time; read with lines; record a new one; change what surrounds its lines)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ravingfans.services.records import DEFAULT_LIMIT, MAX_LIMIT
 from ravingfans.web.api.deps import ApiManager, ApiStaff, Idempotency
 from ravingfans.web.api.problems import conflict_response
 from ravingfans.web.api.responses import CREATED_HEADERS, create_once
-from ravingfans.web.api.schemas import OrderCreate, OrderList, OrderPublic
+from ravingfans.web.api.schemas import OrderCreate, OrderList, OrderPublic, OrderUpdate
 from ravingfans.web.deps import SessionDep, SettingsDep, WriteSessionDep
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -51,3 +51,13 @@ def create_order(body: OrderCreate, principal: ApiManager, session: WriteSession
     """Record an order with its lines (managers and owners)."""
     return create_once(session, principal, idempotent, lambda: OrderPublic.model_validate(
         orders.create_order(session, body, zone=settings.zone)), "/api/v1/orders/{id}")
+
+
+@router.patch("/{order_id}", response_model=OrderPublic, summary="Change an order")
+def update_order(order_id: OrderId, body: OrderUpdate, _: ApiManager, session: WriteSessionDep,
+                 settings: SettingsDep) -> OrderPublic:
+    """Change who served, channel, location, payment status or cancellation (managers and owners).
+
+    Lines and money never change: record a return or refund as a new order with return or refund lines.
+    """
+    return OrderPublic.model_validate(orders.update_order(session, order_id, body, zone=settings.zone))

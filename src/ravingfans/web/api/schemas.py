@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ravingfans.db.models import CHANNELS, KINDS
 from ravingfans.services.customer_records import CustomerCreate, CustomerUpdate
 from ravingfans.services.inputs import MAX_ID, Text5000
-from ravingfans.services.orders import OrderCreate, OrderLineCreate
+from ravingfans.services.orders import OrderCreate, OrderLineCreate, OrderUpdate
 from ravingfans.services.products import ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
 
 __all__ = [
     "CustomerCreate", "CustomerList", "CustomerPublic", "CustomerUpdate",
-    "InteractionCreate", "InteractionList", "InteractionPublic",
-    "OrderCreate", "OrderLineCreate", "OrderLinePublic", "OrderList", "OrderPublic",
+    "InteractionCreate", "InteractionList", "InteractionPublic", "InteractionUpdate",
+    "OrderCreate", "OrderLineCreate", "OrderLinePublic", "OrderList", "OrderPublic", "OrderUpdate",
     "ProductCreate", "ProductList", "ProductPublic", "ProductUpdate",
     "ScoreList", "ScorePublic", "VariantCreate", "VariantPublic", "VariantUpdate",
 ]
@@ -175,6 +175,24 @@ class InteractionCreate(BaseModel):
     employee_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Who served.")
     occurred_at: datetime | None = Field(default=None, description="When (default now); a time without a zone "
                                          "is read in the business's time zone; not in the future.")
+
+
+class InteractionUpdate(BaseModel):
+    """A correction to a logged moment of truth: only the fields sent change.
+
+    ``null`` clears the rating, the employee or the note; channel, kind and time cannot be cleared.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"rating": "magic", "note": "Called back: the boots fit"}]})
+
+    channel: Channel | None = None
+    kind: Kind | None = None
+    rating: Rating | None = None
+    note: Text5000 | None = None
+    employee_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Who served.")
+    occurred_at: datetime | None = Field(default=None, description="When; a time without a zone is read in the "
+                                         "business's time zone; not in the future.")
 
 
 class InteractionPublic(_Public):

@@ -2,7 +2,8 @@
 
 Handlers only translate HTTP to service calls and back: reads on GET, writes on POST through a
 service function, then a 303 redirect so a reload never posts twice. Staff add notes and log
-moments of truth; managers also correct notes and edit a customer's details.
+moments of truth; managers also correct notes and edit a customer's details; owners erase a customer
+(a confirm page first, then a POST with the customer's number typed).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from starlette.templating import Jinja2Templates
 from ravingfans.clock import utcnow
 from ravingfans.db.models import CHANNELS, KINDS, RATINGS
 from ravingfans.errors import ValidationFailed
-from ravingfans.services import customer_records, customers, moments, profile_form, relationship, scoring
+from ravingfans.services import customer_records, customers, erasure, moments, profile_form, relationship, scoring
 from ravingfans.services.runs import require_run
-from ravingfans.web.auth import ManagerUser
+from ravingfans.web.auth import ManagerUser, OwnerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
 from ravingfans.web.pages.scores import segment_choices, unscored_reason
 
@@ -29,6 +30,7 @@ router = APIRouter()
 
 SAVED_MESSAGES = {"note": "Note added.", "moment": "Moment of truth logged.", "note_edited": "Note changed.",
                   "details": "Details saved."}
+LIST_MESSAGES = {"erased": "Customer erased: their personal data is gone; their orders still count in the figures."}
 SORT_LABELS = {"name": "Name", "last_purchase": "Last purchase", "total_spend": "Total spend", "clv": "Value"}
 # Which way a column sorts first when clicked: names A-Z, money and recency biggest first.
 FIRST_DIRECTION = {"name": "asc", "last_purchase": "desc", "total_spend": "desc", "clv": "desc"}
@@ -70,6 +72,7 @@ def customer_list(
     page: int = 1,
     per_page: int = customers.DEFAULT_PER_PAGE,
     segment: str = "",
+    saved: str = "",
 ) -> HTMLResponse:
     """All customers, a page at a time, filtered by the search box and segment and sorted by a column."""
     result = customers.list_customers(session, query=q, sort=sort, direction=direction, page=page,
@@ -93,6 +96,7 @@ def customer_list(
         "profile_url": profile_url,
         "segments": segment_choices(session, result.run_id, result.segment),
         "clear_segment_url": list_url(result.query, result.sort, result.direction, 1, result.per_page),
+        "saved_message": LIST_MESSAGES.get(saved),
     })
 
 
@@ -250,3 +254,28 @@ def edit_details(
     except ValidationFailed as exc:
         return _edit_page(request, session, templates, customer_id, values, form.version, exc)
     return RedirectResponse(f"{profile_url(customer_id)}?saved=details#details", status_code=303)
+
+
+@router.get("/customers/{customer_id:int}/erase", response_class=HTMLResponse)
+def erase_form(request: Request, customer_id: int, _owner: OwnerUser, session: SessionDep,
+               templates: TemplatesDep) -> HTMLResponse:
+    """What erasing this customer removes and keeps, and the form to confirm it (owners)."""
+    return templates.TemplateResponse(request, "customers/erase.html", {
+        "plan": erasure.preview_erasure(session, customer_id),
+        "profile_url": profile_url,
+    })
+
+
+@router.post("/customers/{customer_id:int}/erase")
+def erase(
+    customer_id: int,
+    owner: OwnerUser,
+    session: WriteSessionDep,
+    settings: SettingsDep,
+    confirm: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Erase the customer once their number is typed (owners), then show the customer list."""
+    erasure.check_confirmation(customer_id, confirm)
+    erasure.erase_customer(session, customer_id, by_user_id=owner.user_id,
+                           secret=settings.secret_key.get_secret_value())
+    return RedirectResponse("/customers?saved=erased", status_code=303)
