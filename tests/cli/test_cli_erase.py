@@ -49,6 +49,8 @@ def test_yes_erases_without_asking(run_cli: RunCli, db: Database, ann: int, caps
     assert f"Customer #{ann} erased" in out and "1 note(s)" in out and "Kept: 1 order(s)" in out
     assert "Ann" not in out and "ann@example.com" not in out
     assert state(db, ann) == (None, 0, 1, 2)
+    assert run_cli(["customer", str(ann)]) == 4  # their value is not shown: they are gone, not unscored
+    assert f"Customer #{ann} was erased" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("answer", ["n\n", "\n", ""])  # no, the default (no), end of input

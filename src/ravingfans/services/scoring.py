@@ -22,6 +22,7 @@ from ravingfans.config import Settings
 from ravingfans.db import write_transaction
 from ravingfans.db.models import Customer, CustomerScore, ScoreRun
 from ravingfans.errors import NotFound, ValidationFailed
+from ravingfans.services.common import get_customer
 from ravingfans.services.ledger import load_transactions
 from ravingfans.services.runs import latest_run, list_runs, require_run  # noqa: F401 - the edges use them from here
 
@@ -224,9 +225,7 @@ def customer_value(session: Session, customer_id: int, settings: Settings) -> Cu
     """The customer's value as of the latest-dated run they appear in (None if never scored)."""
     from ravingfans.analytics.explain import explain_scores
 
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound(f"There is no customer #{customer_id}.", hint="Find one with: ravingfans customers search")
+    customer = get_customer(session, customer_id)  # NotFound for unknown and for erased customers
     rows = session.execute(
         select(CustomerScore, ScoreRun).join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
         .where(CustomerScore.customer_id == customer_id)
