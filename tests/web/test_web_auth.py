@@ -84,9 +84,11 @@ def test_signing_in_rotates_the_session_and_signing_out_revokes_it(anon_client: 
     sign_in(anon_client, email)  # signing in again on the same browser replaces the session
     second = anon_client.cookies[SESSION_COOKIE]
     assert second != first and sessions_of(db) == 1
+    anon_client.cookies.delete(SESSION_COOKIE)  # one cookie of the name, as a browser holds it
     anon_client.cookies.set(SESSION_COOKIE, first)
     assert anon_client.get("/").status_code == 303  # the old secret opens nothing
 
+    anon_client.cookies.delete(SESSION_COOKIE)
     anon_client.cookies.set(SESSION_COOKIE, second)
     home = anon_client.get("/")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
