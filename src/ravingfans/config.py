@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     mail_from: str = "ravingfans@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    public_url: str = "http://127.0.0.1:8000"
+    survey_interval_days: int = Field(default=90, ge=0, le=3660)
+    survey_link_days: int = Field(default=30, ge=1, le=366)
+    survey_reminder_days: int = Field(default=7, ge=1, le=90)
     gross_margin: float = Field(default=1.0, gt=0, le=1)
     clv_horizon_days: float = Field(default=365.0, gt=0, le=3660)
     monthly_discount_rate: float = Field(default=0.01, ge=0, lt=1)
@@ -57,6 +62,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin'") from exc
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c in value for c in " \r\n\t<>\"'"):
+            raise ValueError("must be the address customers reach the app at, e.g. 'https://shop.example'")
+        return value.rstrip("/")
 
     @field_validator("currency", "default_region")
     @classmethod

@@ -47,9 +47,11 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server: Any, d
     settings = Settings(database_url=str(db.engine.url.render_as_string(hide_password=False)),
                         time_zone="Asia/Tokyo", currency="EUR", _env_file=None)
     score_database(db.engine, settings)
+    survey_id = _answered_survey(db, settings, shop.ada)
     pages = ["/login", "/", "/customers", f"/customers/{shop.ada}", "/fans", "/slipping", "/team",
              "/customers?q=zzz-nobody", "/search?q=lov", "/search?q=grcae", f"/customers/{shop.ada}/edit",
-             "/settings", "/users", f"/customers/{shop.ada}/erase"]
+             "/settings", "/users", f"/customers/{shop.ada}/erase", "/surveys", "/surveys/new",
+             f"/surveys/{survey_id}", "/surveys/results"]
     report: dict[str, list[str]] = {}
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
@@ -67,6 +69,44 @@ def test_main_pages_have_no_serious_accessibility_violations(live_server: Any, d
             browser.close()
     assert set(report) == set(pages)
     assert {path: found for path, found in report.items() if found} == {}
+
+
+def _answered_survey(db: Database, settings: Settings, customer_id: int) -> int:
+    """The default survey with one answer in it, analysed, so the results page shows every section."""
+    from ravingfans.services import listening, surveys
+
+    with db.session(write=True) as s:
+        survey = surveys.default_survey(s)
+        nps_q, text_q = (str(q.id) for q in survey.questions)
+        surveys.record_answers_for_customer(s, survey.id, customer_id, {nps_q: 6, text_q: "I wish you had more sizes"},
+                                            None, "store")
+        listening.analyse_answers(s, settings)
+        return survey.id
+
+
+def test_the_customers_survey_page_has_no_serious_accessibility_violations(live_server: Any, db: Database,
+                                                                           shop: Any) -> None:
+    from ravingfans.services import survey_audiences, surveys
+
+    settings = Settings(database_url=str(db.engine.url.render_as_string(hide_password=False)), _env_file=None)
+    with db.session(write=True) as s:
+        survey = surveys.default_survey(s)
+        link = survey_audiences.issue_link(s, survey.id, shop.grace, settings=settings)
+    path = "/s/" + link.url.rsplit("/s/", 1)[1]
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            tab = browser.new_context(base_url=live_server.url, bypass_csp=True,
+                                      viewport={"width": 390, "height": 844}).new_page()
+            tab.goto(path)
+            form = serious_violations(tab)
+            tab.get_by_role("radio", name="9", exact=True).click()
+            tab.get_by_role("button", name="Send my answers").click()
+            tab.wait_for_url(lambda url: url.endswith("/thanks"))
+            thanks = serious_violations(tab)
+        finally:
+            browser.close()
+    assert (form, thanks) == ([], [])
 
 
 def test_the_checker_finds_a_planted_violation(live_server: Any) -> None:

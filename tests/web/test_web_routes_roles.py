@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from ravingfans.config import Settings
 from ravingfans.db import Database
-from ravingfans.db.models import Interaction, Note, Order, Product, ProductVariant, User
+from ravingfans.db.models import Interaction, Note, Order, Product, ProductVariant, Survey, SurveyQuestion, User
 from ravingfans.services.accounts import create_token
 from ravingfans.services.products import ProductCreate, create_product
 from ravingfans.services.scoring import score_database
+from ravingfans.services.surveys import default_survey
 from ravingfans.web import create_app
 
 with warnings.catch_warnings():
@@ -49,6 +50,13 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
     ("POST", "/login"): ((403, 403, 403, 403), {"data": {"email": "x@y.example", "password": "x"}}),
     ("POST", "/logout"): ((303, 303, 303, 303), {}),  # without a session there is nothing to end: to the form
     ("GET", "/healthz"): (OPEN, {}),
+    # Public: the link's token is the authority; a made-up one is 404 for everyone (tests/web/test_web_unsubscribe.py).
+    ("GET", "/unsubscribe/{token}"): ((404, 404, 404, 404), {}),
+    ("POST", "/unsubscribe/{token}"): ((404, 404, 404, 404), {}),
+    # Public survey page: the same; a signed-in session changes nothing (tests/web/test_web_public_survey.py).
+    ("GET", "/s/{token}"): ((404, 404, 404, 404), {}),
+    ("GET", "/s/{token}/thanks"): ((404, 404, 404, 404), {}),
+    ("POST", "/s/{token}"): ((404, 404, 404, 404), {"data": {"q1": "9"}}),
     ("GET", "/"): (PAGE, {}),
     ("GET", "/customers"): (PAGE, {}),
     ("GET", "/customers/{customer_id}"): (PAGE, {}),
@@ -113,6 +121,24 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
                                                         "kind": "other"}}),
     ("GET", "/api/v1/scores"): (API_READ, {}),
     ("GET", "/api/v1/scores/{customer_id}"): (API_READ, {}),
+    # Surveys (staff pages): everyone reads; managers build, open, close, send and analyse; staff enter answers.
+    ("GET", "/surveys"): (PAGE, {}),
+    ("GET", "/surveys/new"): (MANAGER_PAGE, {}),
+    ("POST", "/surveys"): (MANAGER_WRITE, {"data": {"name": "Boots", "title": "Boots?", "q1_kind": "nps",
+                                                    "q1_prompt": "How are we doing?"}}),
+    ("GET", "/surveys/{survey_id}"): (PAGE, {}),
+    ("POST", "/surveys/{survey_id}/open"): (MANAGER_WRITE, {}),
+    ("POST", "/surveys/{survey_id}/close"): (MANAGER_WRITE, {}),
+    ("POST", "/surveys/{survey_id}/send/preview"): ((401, 403, 200, 200), {"data": {"audience": "fans"}}),
+    ("POST", "/surveys/{survey_id}/send"): (MANAGER_WRITE, {"data": {"audience": "fans", "confirm": "yes"}}),
+    ("GET", "/surveys/results"): (PAGE, {}),
+    ("POST", "/surveys/analyse"): (MANAGER_WRITE, {}),
+    ("POST", "/customers/{customer_id}/survey-invitation"): (MANAGER_WRITE, {"data": lambda _role, ids: {
+        "survey_id": str(ids["survey_id"])}}),
+    ("POST", "/customers/{customer_id}/survey-link"): ((401, 200, 200, 200), {"data": lambda _role, ids: {
+        "survey_id": str(ids["survey_id"])}}),
+    ("POST", "/customers/{customer_id}/survey-answers"): (STAFF_WRITE, {"data": lambda _role, ids: {
+        "survey_id": str(ids["survey_id"]), "channel": "store", f"q{ids['question_id']}": "9"}}),
 }
 
 
@@ -170,6 +196,8 @@ def _fill(path: str, ids: dict[str, int]) -> str:
 def test_each_role_gets_its_declared_status(clients: dict[str, TestClient], db: Database, shop: Any,
                                             method: str, path: str) -> None:
     statuses, request = EXPECTED[(method, path)]
+    with db.session(write=True) as s:
+        default_survey(s)  # made by migration 0009, but PostgreSQL test databases are emptied of seed rows too
     with db.session() as s:
         ids = {"customer_id": shop.ada, "id": shop.ada,
                "order_id": s.scalar(select(Order.id).where(Order.customer_id == shop.ada).limit(1)),
@@ -177,7 +205,10 @@ def test_each_role_gets_its_declared_status(clients: dict[str, TestClient], db: 
                "product_id": s.scalar(select(Product.id).limit(1)),
                "variant_id": s.scalar(select(ProductVariant.id).limit(1)),
                "note_id": s.scalar(select(Note.id).where(Note.customer_id == shop.ada).limit(1)),
-               "user_id": s.scalar(select(User.id).where(User.email == "staff@roles.example"))}
+               "user_id": s.scalar(select(User.id).where(User.email == "staff@roles.example")),
+               "survey_id": s.scalar(select(Survey.id).where(Survey.key == "default")),
+               "question_id": s.scalar(select(SurveyQuestion.id).join(Survey).where(Survey.key == "default",
+                                                                                    SurveyQuestion.kind == "nps"))}
     got = []
     for role in ROLES:
         sent = {key: value(role, ids) if callable(value) else value for key, value in request.items()}

@@ -16,7 +16,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402
 
-from ravingfans.cli import core, customers, data, demo, export, scores, serve, users, validate  # noqa: E402
+from ravingfans.cli import core, customers, data, demo, export, outbox, scores, serve, users, validate  # noqa: E402
+from ravingfans.cli import feedback  # noqa: E402
+from ravingfans.cli import listening  # noqa: E402
+from ravingfans.cli import surveys  # noqa: E402
 from ravingfans.errors import RavingFansError  # noqa: E402
 
 app = typer.Typer(
@@ -35,6 +38,10 @@ validate.register(app)
 demo.register(app)
 serve.register(app)
 users.register(app)
+feedback.register(app)
+outbox.register(app)
+surveys.register(app)
+listening.register(app)  # joins the `survey` group: keep it after surveys.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

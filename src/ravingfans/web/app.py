@@ -31,11 +31,14 @@ from ravingfans.services.customers import FIELD_LABELS
 from ravingfans.web.pages import customers as customer_pages
 from ravingfans.web.pages import home as home_pages
 from ravingfans.web.pages import login as login_pages
+from ravingfans.web.pages import public_survey as public_survey_pages
 from ravingfans.web.pages import scores as score_pages
 from ravingfans.web.pages import search as search_pages
 from ravingfans.web.pages import settings as settings_pages
 from ravingfans.web.pages import slipping as slipping_pages
+from ravingfans.web.pages import surveys as survey_pages
 from ravingfans.web.pages import team as team_pages
+from ravingfans.web.pages import unsubscribe as unsubscribe_pages
 from ravingfans.web.pages import users as user_pages
 from ravingfans.web import api
 from ravingfans.web.api import problems as api_problems
@@ -77,9 +80,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(login_pages.router)
+    app.include_router(public_survey_pages.router)  # /s/{token}: customers, no sign-in (the token is the key)
+    app.include_router(unsubscribe_pages.router)  # public: the token in the address is the authority (RFC 8058)
     staff_only = [Depends(require("staff"))]  # every page below needs a signed-in user; routes may ask for more
     for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages, search_pages, settings_pages,
-                  user_pages):
+                  user_pages, survey_pages):
         app.include_router(pages.router, dependencies=staff_only)
     api.install(app)  # /api/v1 (bearer tokens), /openapi.json (API routes only) and /docs
     dispatch = api_problems.dispatch  # /api/ paths get problem JSON, every other path the HTML page

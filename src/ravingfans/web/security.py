@@ -80,7 +80,8 @@ class SecurityMiddleware:
         if scope["method"] in SAFE_METHODS:
             return None
         headers = Headers(scope=scope)
-        if is_cross_site(headers):
+        # An unsubscribe link's token is its own authority (RFC 8058 one-click posts come from mail clients).
+        if is_cross_site(headers) and not scope["path"].startswith("/unsubscribe/"):
             return 403, "Forms from other sites are not accepted here."
         length = headers.get("content-length")
         if length is None:

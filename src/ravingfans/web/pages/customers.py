@@ -25,11 +25,12 @@ from ravingfans.services.runs import require_run
 from ravingfans.web.auth import ManagerUser, OwnerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
 from ravingfans.web.pages.scores import segment_choices, unscored_reason
+from ravingfans.web.pages.surveys import profile_context as survey_context
 
 router = APIRouter()
 
 SAVED_MESSAGES = {"note": "Note added.", "moment": "Moment of truth logged.", "note_edited": "Note changed.",
-                  "details": "Details saved."}
+                  "details": "Details saved.", "survey": "Survey answer saved."}
 LIST_MESSAGES = {"erased": "Customer erased: their personal data is gone; their orders still count in the figures."}
 SORT_LABELS = {"name": "Name", "last_purchase": "Last purchase", "total_spend": "Total spend", "clv": "Value"}
 # Which way a column sorts first when clicked: names A-Z, money and recency biggest first.
@@ -108,6 +109,7 @@ def customer_profile(
     settings: SettingsDep,
     templates: TemplatesDep,
     saved: str = "",
+    outcome: str = "",
 ) -> HTMLResponse:
     """One customer's profile: who they are, family and occasions, value, purchases, moments, notes, what next."""
     profile = customers.get_profile(session, customer_id)
@@ -139,6 +141,7 @@ def customer_profile(
         "family": family,
         "referrals": relationship.referrals(session, profile.customer.id, profile.customer.referred_by),
         "steps": relationship.next_steps(profile, family.occasions, current, now=now, today=today),
+        **survey_context(session, profile.customer.id, outcome=outcome if saved == "invited" else ""),
     })
 
 

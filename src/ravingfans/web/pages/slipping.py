@@ -20,6 +20,7 @@ from ravingfans.db.models import RATINGS
 from ravingfans.errors import ValidationFailed
 from ravingfans.services import customers, moments
 from ravingfans.services.insights import slipping
+from ravingfans.services.listening import silence_flags
 from ravingfans.services.runs import latest_run
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
 
@@ -77,6 +78,7 @@ def _page(request: Request, session: Session, templates: Jinja2Templates, limit:
     return templates.TemplateResponse(request, "slipping.html", {
         "run": run,
         "rows": rows,
+        "silence": silence_flags(session, [row.customer_id for row in rows]),
         "limit": limit,
         "limits": LIMITS,
         "saved_message": message,

@@ -1,0 +1,73 @@
+"""Building messages: no text can inject a header, Unicode is encoded, every template text is translated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ravingfans.mail.compose import Envelope, as_wire, build_message, message_id_for, one_line, render
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "ravingfans"
+HEADERS = {"subject", "from", "to", "date", "message-id", "mime-version", "content-type", "content-language",
+           "list-unsubscribe", "list-unsubscribe-post"}
+_PIECES = st.sampled_from(["a", "b", " ", "é", "漢", "\r", "\n", "\r\n", "\t", ":", "<", ">", '"', "@", ",", ";",
+                           "=?", "?=", "\x00", "\x0b", "\u2028", "\r\nBcc: x@evil.example",
+                           "\r\nTo: y@evil.example\r\n", "\n\nbody"])
+hostile = st.lists(_PIECES, max_size=12).map("".join) | st.text(max_size=30)
+
+
+def _wire(first: str, business: str, subject: str) -> bytes:
+    rendered = render("message", {"subject": subject, "body": "Hi", "customer_first_name": first}, "en",
+                      business_name=business, business_address="1 Main St", unsubscribe_url="https://s.example/u/t")
+    message = build_message(rendered, Envelope(
+        from_name=business, from_address="hello@shoe.example", to_address="ana@example.com", to_name=first,
+        message_id=message_id_for("k", "hello@shoe.example"), date=datetime(2026, 1, 1, tzinfo=UTC), language="en",
+        unsubscribe_url="https://s.example/u/t", unsubscribe_mailto="mailto:hello@shoe.example?subject=unsubscribe"))
+    return as_wire(message).encode("ascii")
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=hostile, business=hostile, subject=hostile)
+def test_no_text_can_add_a_header_or_a_recipient(first: str, business: str, subject: str) -> None:
+    parsed = BytesParser(policy=policy.default).parsebytes(_wire(first, business, subject))
+    assert {name.lower() for name in parsed.keys()} == HEADERS
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.com"]
+    assert [a.addr_spec for a in parsed["From"].addresses] == ["hello@shoe.example"]
+    assert _squeezed(str(parsed["Subject"])) == _squeezed(one_line(subject))
+    # Compared without spaces: the standard library's folding may split a long encoded word with one.
+    assert _squeezed(parsed["From"].addresses[0].display_name) == _squeezed(one_line(business, 120))
+    assert _squeezed(parsed["To"].addresses[0].display_name) == _squeezed(one_line(first, 120))
+
+
+def test_unicode_names_are_encoded_words() -> None:
+    wire = _wire("Zoë 漢字", "Café Ñandú", "¿Qué tal?").decode("ascii")
+    head = wire.split("\r\n\r\n", 1)[0]
+    assert "=?utf-8?" in head and "Zoë" not in head
+    parsed = BytesParser(policy=policy.default).parsebytes(wire.encode())
+    assert parsed["From"].addresses[0].display_name == "Café Ñandú" and str(parsed["Subject"]) == "¿Qué tal?"
+    assert parsed["To"].addresses[0].display_name == "Zoë 漢字"
+
+
+def test_every_customer_text_has_a_spanish_translation() -> None:
+    with (SRC / "locale" / "es" / "LC_MESSAGES" / "mail.po").open("rb") as handle:
+        catalog = read_po(handle, locale="es")
+    wanted = set()
+    for folder in (SRC / "mail" / "templates", SRC / "web" / "templates" / "unsubscribe"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+                folder, method_map=[("**.html", "jinja2"), ("**.txt", "jinja2")],
+                options_map={"**": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}):
+            wanted.add(message if isinstance(message, str) else message[0])
+    assert len(wanted) >= 15
+    missing = sorted(m for m in wanted if not (catalog.get(m) and catalog.get(m).string))
+    assert missing == [], f"translate these in mail.po: {missing}"
