@@ -321,3 +321,26 @@ def test_a_group_of_three_pairs_each_with_the_oldest(db: Database) -> None:
     with db.session() as s:
         assert find_duplicates(s) == []
         assert s.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+def test_both_records_asked_the_same_survey_fold_into_one_invitation_and_the_newer_answer(db: Database) -> None:
+    from ravingfans.db.models import SurveyInvitation, SurveyResponse
+    from ravingfans.services import surveys
+
+    with db.session(write=True) as s:
+        keep = _customer(s, first_name="Sam", phone="+14155550111")
+        other = _customer(s, first_name="Sam", phone="+14155550111")
+        survey = surveys.default_survey(s)
+        nps_q, text_q = (str(q.id) for q in survey.questions)
+        surveys.record_answers_for_customer(s, survey.id, keep.id, {nps_q: 3, text_q: "old"}, None, "store",
+                                            clock=fixed(EARLIER))
+        surveys.record_answers_for_customer(s, survey.id, other.id, {nps_q: 9, text_q: "newer"}, None, "phone",
+                                            clock=fixed(NOW))
+        ids = keep.id, other.id
+    with db.session(write=True) as s:
+        merge_customers(s, *ids)
+    with db.session() as s:
+        invitations = s.scalars(select(SurveyInvitation)).all()
+        responses = s.scalars(select(SurveyResponse)).all()
+        assert [(i.customer_id, i.sent_at) for i in invitations] == [(ids[0], EARLIER)]
+        assert [(r.customer_id, r.nps, r.invitation_id) for r in responses] == [(ids[0], 9, invitations[0].id)]

@@ -398,3 +398,29 @@ def test_a_re_import_makes_a_new_customer_without_marketing_consent(db: Database
         identity = s.scalar(select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == "S-1"))
         assert identity == ada.id
         assert s.get(Customer, book.ada).erased_at is not None  # the tombstone stays as it was
+
+
+def test_survey_words_links_and_mail_go_but_the_score_stays(db: Database, book: Book, database_url: str) -> None:
+    from ravingfans.db.models import OutboxMessage, SurveyLink, SurveyResponse
+    from ravingfans.mail import enqueue
+    from ravingfans.services import survey_audiences, surveys
+
+    settings = Settings(database_url=database_url, business_address="1 High Street")
+    with db.session(write=True) as s:
+        survey = surveys.default_survey(s)
+        nps_q, text_q = (q.id for q in survey.questions)
+        surveys.record_answers_for_customer(s, survey.id, book.ada, {str(nps_q): 9, str(text_q): "Ask for Ada Lovelace"},
+                                            None, "store", clock=fixed(T0))
+        s.get(Customer, book.ada).email_consent = True
+        survey_audiences.issue_link(s, survey.id, book.ada, settings=settings, clock=fixed(T0))
+        result = enqueue(s, key="test:ada", customer_id=book.ada, to="ada@example.com", template="message",
+                         context={"subject": "Hello", "body": "Dear Ada"}, language=None, purpose="service",
+                         settings=settings, clock=fixed(T0))
+        assert result.status == "queued"
+    erase(db, book.ada, book.owner)
+    with db.session() as s:
+        answers = s.scalars(select(SurveyResponse.answers).where(SurveyResponse.customer_id == book.ada)).one()
+        assert answers == {str(nps_q): 9}
+        assert s.scalar(select(func.count()).select_from(SurveyLink)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.customer_id == book.ada)) == 0

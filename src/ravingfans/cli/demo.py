@@ -149,6 +149,9 @@ def _serve(url: str, host: str, port: int) -> None:
         ) from None
     email, password = _demo_owner(url)
     info(f"Sign in as {email} with the password {password} (a new one is made each time the demo starts).")
+    link = _demo_survey_link(url, host, port)
+    if link:
+        info(f"A customer's survey page, as their e-mail would link to it: {link}")
     run_server(url, host, port, business_name=BUSINESS_NAME, time_zone=TIME_ZONE)
 
 
@@ -173,6 +176,35 @@ def _demo_owner(url: str) -> tuple[str, str]:
     finally:
         database.dispose()
     return DEMO_OWNER, password
+
+
+def _demo_survey_link(url: str, host: str, port: int) -> str | None:
+    """A fresh personal link to the default survey for one demo customer who has not answered it yet."""
+    from sqlalchemy import select
+
+    from ravingfans.config import Settings
+    from ravingfans.db import open_database
+    from ravingfans.db.models import Customer, SurveyResponse
+    from ravingfans.services.survey_audiences import issue_link
+    from ravingfans.services.surveys import default_survey
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    settings = Settings(database_url=url, public_url=f"http://{shown}:{port}", _env_file=None)
+    database = open_database(url)
+    try:
+        with database.session(write=True) as session:
+            survey = default_survey(session)
+            if survey.status != "open":
+                return None
+            answered = select(SurveyResponse.customer_id).where(SurveyResponse.survey_id == survey.id)
+            customer_id = session.scalar(select(Customer.id).where(
+                Customer.erased_at.is_(None), Customer.first_name.is_not(None), Customer.id.not_in(answered))
+                .order_by(Customer.id).limit(1))
+            if customer_id is None:
+                return None
+            return issue_link(session, survey.id, customer_id, settings=settings).url
+    finally:
+        database.dispose()
 
 
 def _print_report(report: DemoReport) -> None:

@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from ravingfans.demo import names
-from ravingfans.demo.catalog import build_catalog, build_staff
+from ravingfans.demo.catalog import Staff, build_catalog, build_staff
 from ravingfans.demo.draws import Draws
+from ravingfans.demo.feedback import AskedCustomer, DemoSurveyAnswer, plan_survey
 from ravingfans.demo.model import (
     DEFAULT_CUSTOMERS,
     DEFAULT_END,
@@ -27,6 +28,7 @@ from ravingfans.demo.model import (
     REGULAR,
     TIME_ZONE,
     DemoBusiness,
+    DemoCustomer,
     DemoTruth,
 )
 from ravingfans.demo.profiles import Person, finish_customers, make_people
@@ -117,16 +119,36 @@ def generate(seed: int = DEFAULT_SEED, customers: int = DEFAULT_CUSTOMERS, years
     employee_keys = [e.key for e in staff.employees]
     orders, lines = shop.demo_orders(employee_keys)
     interactions = shop.demo_interactions(employee_keys)
+    survey = _ask(draws, people, customer_rows, staff, shop.lapse, timeline)
     truth = DemoTruth(
         lapsed={key: datetime.fromtimestamp(epoch, UTC) for key, epoch in shop.lapse.items()},
         employee_skill=dict(zip(employee_keys, staff.skill, strict=True)),
         purchase_rate={p.key: round(p.rate, 4) for p in people},
         segment_kind={p.key: p.segment for p in people},
         dropout_probability={p.key: round(p.dropout, 4) for p in people},
+        answer_theme={a.customer_key: a.answer.theme for a in survey if a.answer is not None},
+        answer_positive={a.customer_key: a.answer.positive for a in survey if a.answer is not None},
+        answer_request={a.customer_key: a.answer.request for a in survey if a.answer is not None},
     )
     return DemoBusiness(
         seed=seed, start=timeline.start, end=end, now=timeline.now, employees=staff.employees,
         products=catalog.products, variants=catalog.variants, customers=customer_rows, consents=consents,
-        notes=notes, orders=orders, lines=lines, interactions=interactions, truth=truth,
+        notes=notes, orders=orders, lines=lines, interactions=interactions, truth=truth, survey_answers=survey,
     )
+
+
+def _ask(draws: Draws, people: list[Person], rows: list[DemoCustomer], staff: Staff, lapse: dict[str, int],
+         timeline: Timeline) -> list[DemoSurveyAnswer]:
+    """The demo's survey: drawn last, so adding it changed none of the orders and moments drawn before."""
+    asked = []
+    for person, row in zip(people, rows, strict=True):
+        who = person.preferred_employee
+        skill = staff.skill[who] if who is not None else 0.0
+        happiness = person.mood + 0.6 * skill - (1.2 if person.key in lapse else 0.0)
+        asked.append(AskedCustomer(
+            key=person.key, kind=person.segment, happiness=happiness,
+            has_email_consent=bool(row.email_consent and row.email), first_purchase_epoch=person.first_epoch,
+            staff_key=staff.employees[who].key if who is not None else None,
+            staff_name=staff.employees[who].name.split()[0] if who is not None else "The assistant"))
+    return plan_survey(draws, asked, int(timeline.now.timestamp()))
 

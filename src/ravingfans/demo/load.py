@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Integer, Table, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from ravingfans.db import write_transaction
 from ravingfans.db.migrate import upgrade
@@ -192,6 +194,42 @@ def _write(conn: Connection, b: DemoBusiness) -> None:
          "employee_id": employee_id[i.employee_key] if i.employee_key else None, "occurred_at": i.occurred_at,
          "channel": i.channel, "kind": i.kind, "rating": i.rating, "note": i.note, "created_at": i.occurred_at}
         for i in b.interactions])
+    _write_survey(conn, b, customer_id, employee_id)
+    _insert(conn, "business_settings", [  # as if the owner had filled in the settings page
+        {"key": key, "value": value, "updated_at": b.now, "updated_by": None}
+        for key, value in (("business_name", b.business_name), ("business_address", b.business_address),
+                           ("time_zone", b.time_zone), ("currency", b.currency))])
+
+
+def _write_survey(conn: Connection, b: DemoBusiness, customer_id: dict[str, int], employee_id: dict[str, int]) -> None:
+    """The demo's answers to the default survey ("How are we doing?" 0-10, "How can we do better?")."""
+    from ravingfans.services.surveys import default_survey
+
+    with Session(bind=conn) as session:  # the load's own transaction: the survey is made in it when missing
+        survey = default_survey(session, clock=lambda: b.now)
+        session.flush()
+    by_kind = {q.kind: q.id for q in survey.questions}
+    first = _next_id(conn, Base.metadata.tables["survey_invitations"])
+    invited = [a for a in b.survey_answers if a.channel == "email"]
+    invitation_id = {a.customer_key: first + i for i, a in enumerate(invited)}
+    _insert(conn, "survey_invitations", [
+        {"id": invitation_id[a.customer_key], "survey_id": survey.id, "customer_id": customer_id[a.customer_key],
+         "channel": "email", "sent_at": _utc(a.sent_epoch), "expires_at": None,
+         "reminded_at": _utc(a.reminded_epoch) if a.reminded_epoch else None,
+         "answered_at": _utc(a.answered_epoch) if a.answered_epoch else None, "sent_by": None}
+        for a in invited])
+    _insert(conn, "survey_responses", [
+        {"survey_id": survey.id, "customer_id": customer_id[a.customer_key],
+         "invitation_id": invitation_id.get(a.customer_key), "channel": "web" if a.channel == "email" else "store",
+         "answers": {str(by_kind["nps"]): a.answer.score, str(by_kind["text"]): a.answer.text},
+         "nps": a.answer.score, "employee_id": employee_id[a.employee_key] if a.employee_key else None,
+         "segment": None, "entered_by": None, "first_submitted_at": _utc(a.answered_epoch or a.sent_epoch),
+         "submitted_at": _utc(a.answered_epoch or a.sent_epoch), "changes": 0}
+        for a in b.survey_answers if a.answer is not None])
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def load(business: DemoBusiness, engine: Engine, *, replace: bool = False) -> dict[str, int]:

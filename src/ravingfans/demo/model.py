@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ravingfans.demo.feedback import DemoSurveyAnswer
 
 # The demo store: a shoe and clothing shop in Portland, Oregon (no sales tax, US sizes, USD).
 BUSINESS_NAME = "Alder & Pine Shoes and Clothing"
+BUSINESS_ADDRESS = "418 Alder Street, Portland, OR 97205"  # fictional; marketing e-mail must carry one
 TIME_ZONE = "America/Los_Angeles"
 CURRENCY = "USD"
 REGION = "US"
@@ -179,6 +183,10 @@ class DemoTruth:
     purchase_rate: dict[str, float] = field(default_factory=dict)  # customer -> purchases per year while active
     segment_kind: dict[str, str] = field(default_factory=dict)  # customer -> fan / lapsing fan / one-off / regular
     dropout_probability: dict[str, float] = field(default_factory=dict)  # customer -> P(drop out after a purchase)
+    # customer -> the theme planted in their open survey answer (None: an answer that says nothing)
+    answer_theme: dict[str, str | None] = field(default_factory=dict)
+    answer_positive: dict[str, bool | None] = field(default_factory=dict)  # customer -> planted sentiment
+    answer_request: dict[str, bool] = field(default_factory=dict)  # customer -> the answer asks for something
 
     def alive(self, customer_key: str) -> bool:
         """Whether the customer is still active at the demo's "now" (they will buy again)."""
@@ -203,7 +211,9 @@ class DemoBusiness:
     lines: list[DemoLine]
     interactions: list[DemoInteraction]
     truth: DemoTruth
+    survey_answers: list[DemoSurveyAnswer] = field(default_factory=list)
     business_name: str = BUSINESS_NAME
+    business_address: str = BUSINESS_ADDRESS
     time_zone: str = TIME_ZONE
     currency: str = CURRENCY
 
@@ -220,6 +230,8 @@ class DemoBusiness:
             "orders": len(self.orders),
             "order_lines": len(self.lines),
             "interactions": len(self.interactions),
+            "survey_invitations": sum(1 for a in self.survey_answers if a.channel == "email"),
+            "survey_responses": sum(1 for a in self.survey_answers if a.answer is not None),
         }
 
     def revenue(self) -> Decimal:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
-from ravingfans.db.models import Base, Customer, CustomerIdentity
+from ravingfans.db.models import Base, Customer, CustomerIdentity, SurveyInvitation, SurveyLink, SurveyResponse
 from ravingfans.errors import NotFound, ValidationFailed
 
 SAME_EMAIL = "same e-mail"
@@ -193,6 +193,7 @@ def merge_customers(session: Session, keep_id: int, merge_id: int, *, clock: Clo
         session.flush()
         result.moved["source identities"] = 1
 
+    _fold_surveys(session, keep_id, merge_id)
     for table, column in _customer_references():
         label = _LABELS.get(table.name, table.name.replace("_", " "))
         stmt = update(table).where(column == merge_id).values({column.name: keep_id})
@@ -351,6 +352,37 @@ def _result(keep: Customer, other: Customer, plan: _Plan) -> MergeResult:
     """A MergeResult for the pair and plan (nothing moved yet)."""
     return MergeResult(keep_id=keep.id, keep_name=keep.display_name, merge_id=other.id,
                        merge_name=other.display_name, filled=list(plan.filled), conflicts=list(plan.conflicts))
+
+
+def _fold_surveys(session: Session, keep_id: int, merge_id: int) -> None:
+    """Where both records were asked the same survey, make one invitation and keep the newer answer.
+
+    A customer has one invitation and one response per survey (unique), so the generic move would clash:
+    the merged record's links move to the kept invitation (so its e-mailed link still works), the
+    earlier sending and any reminder or answer times are kept, and of two answers the later one stays.
+    """
+    keep_invites = {i.survey_id: i for i in session.scalars(
+        select(SurveyInvitation).where(SurveyInvitation.customer_id == keep_id))}
+    for other in session.scalars(select(SurveyInvitation).where(SurveyInvitation.customer_id == merge_id)).all():
+        kept = keep_invites.get(other.survey_id)
+        if kept is None:
+            continue
+        session.execute(update(SurveyLink).where(SurveyLink.invitation_id == other.id).values(invitation_id=kept.id))
+        session.execute(update(SurveyResponse).where(SurveyResponse.invitation_id == other.id)
+                        .values(invitation_id=kept.id))
+        kept.sent_at = min(kept.sent_at, other.sent_at)
+        kept.reminded_at = kept.reminded_at or other.reminded_at
+        kept.answered_at = max((t for t in (kept.answered_at, other.answered_at) if t is not None), default=None)
+        if kept.expires_at is not None and other.expires_at is not None:
+            kept.expires_at = max(kept.expires_at, other.expires_at)
+        session.delete(other)
+    keep_answers = {r.survey_id: r for r in session.scalars(
+        select(SurveyResponse).where(SurveyResponse.customer_id == keep_id))}
+    for other in session.scalars(select(SurveyResponse).where(SurveyResponse.customer_id == merge_id)).all():
+        kept = keep_answers.get(other.survey_id)
+        if kept is not None:
+            session.delete(other if kept.submitted_at >= other.submitted_at else kept)
+    session.flush()
 
 
 def _customer_references() -> list[tuple[Table, Column[Any]]]:

@@ -13,6 +13,8 @@ single transaction, so a failure or a kill leaves all or nothing, it:
 - keeps their orders and order lines, linked to the tombstone (revenue history);
 - deletes their score rows from every run (derived data) and takes them out of each run's counts;
 - clears referral links both ways, and drops the stored answers of API creates that held their data;
+- deletes their queued and sent e-mail and unsubscribe links (the unsubscribe list keeps its digests),
+  their personal survey links and the words of their survey answers (the 0-10 scores stay and count);
 - keeps a suppression marker: a keyed hash (HMAC-SHA256 under a key derived from the secret key) of
   the normalised e-mail and phone, with no customer id or time, so a new record of the same address
   starts without marketing consent (see :mod:`ravingfans.ingest.suppression`). Rotating
@@ -48,10 +50,14 @@ from ravingfans.db.models import (
     Note,
     Order,
     ScoreRun,
+    SurveyInvitation,
+    SurveyLink,
+    SurveyResponse,
     User,
 )
 from ravingfans.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ravingfans.ingest.suppression import suppression_digests
+from ravingfans.mail.outbox import forget_customer
 from ravingfans.services.inputs import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -243,6 +249,14 @@ def _drop_replays(session: Session, customer_id: int) -> int:
     return len(gone)
 
 
+def _clear_survey_words(session: Session, customer_id: int) -> None:
+    """Keep a survey answer's scores (they count in NPS) but drop what the person wrote, and every personal link."""
+    session.execute(delete(SurveyLink).where(SurveyLink.invitation_id.in_(
+        select(SurveyInvitation.id).where(SurveyInvitation.customer_id == customer_id))))
+    for response in session.scalars(select(SurveyResponse).where(SurveyResponse.customer_id == customer_id)):
+        response.answers = {key: value for key, value in (response.answers or {}).items() if not isinstance(value, str)}
+
+
 def erase_customer(session: Session, customer_id: int, *, by_user_id: int | None, secret: str,
                    clock: Clock = utcnow) -> ErasureReport:
     """Erase a customer's personal data for good, keeping an anonymous tombstone so the figures stay right.
@@ -267,6 +281,8 @@ def erase_customer(session: Session, customer_id: int, *, by_user_id: int | None
                                  .execution_options(synchronize_session=False)).rowcount or 0)
     referrals += 1 if customer.referred_by_id is not None else 0
     replays = _drop_replays(session, cid)
+    forget_customer(session, cid)  # queued and sent e-mail held their address and words
+    _clear_survey_words(session, cid)
     for name, value in _CLEARED.items():
         setattr(customer, name, value)
     customer.erased_at = customer.updated_at = now
