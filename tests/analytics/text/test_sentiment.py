@@ -66,3 +66,11 @@ def test_accuracy_floor_on_labelled_sentences() -> None:
     result = sentiment(sample["text"].to_list())
     accuracy = float(np.mean(result.positive() == sample["label"].cast(pl.Boolean).to_numpy()))
     assert accuracy >= 0.80, accuracy
+
+
+def test_the_embeddings_head_gets_a_neutral_band_the_lexicon_keeps_vader_cut_offs() -> None:
+    from ravingfans.analytics.text.sentiment import labels_for
+
+    scores = np.array([0.3, -0.3, 0.6, -0.6, 0.0])
+    assert labels_for(scores, "embeddings").tolist() == ["neutral", "neutral", "positive", "negative", "neutral"]
+    assert labels_for(scores, "lexicon").tolist() == ["positive", "negative", "positive", "negative", "neutral"]

@@ -45,6 +45,9 @@ METHODS: tuple[str, ...] = ("lexicon", "embeddings")
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 BINARY_THRESHOLD = 0.05
+#: The embeddings head's score is 2p - 1 for a two-class probability p, so it has no neutral zone of its own:
+#: texts it is unsure of (p between 0.25 and 0.75: requests, "fine", mixed answers) are labelled neutral.
+EMBEDDINGS_NEUTRAL_BAND = 0.5
 LABELS = ("negative", "neutral", "positive")
 
 #: Valences (VADER's -4..+4 scale) of words about shops, service, food and products that VADER lacks.
@@ -164,11 +167,12 @@ def load_embeddings():  # noqa: ANN201 - the optional module; typed where it is 
     return embeddings
 
 
-def labels_for(scores: np.ndarray) -> np.ndarray:
-    """The label of each score by VADER's cut-offs (module doc)."""
+def labels_for(scores: np.ndarray, method: str = "lexicon") -> np.ndarray:
+    """The label of each score: VADER's cut-offs for the lexicon, a wider neutral band for the embeddings head."""
+    band = EMBEDDINGS_NEUTRAL_BAND if method == "embeddings" else POSITIVE_THRESHOLD
     out = np.full(len(scores), "neutral", dtype=object)
-    out[scores >= POSITIVE_THRESHOLD] = "positive"
-    out[scores <= NEGATIVE_THRESHOLD] = "negative"
+    out[scores >= band] = "positive"
+    out[scores <= -band if method == "embeddings" else scores <= NEGATIVE_THRESHOLD] = "negative"
     return out
 
 
@@ -186,7 +190,7 @@ def sentiment(texts: Sequence[str | None], method: Method = "lexicon") -> Sentim
         analyzer = _analyzer()
         by_text = {t: analyzer.score(t) for t in distinct}
     scores = np.fromiter((by_text.get(t, 0.0) if t else 0.0 for t in cleaned), dtype=np.float64, count=len(cleaned))
-    return SentimentResult(score=scores, label=labels_for(scores), method=method)
+    return SentimentResult(score=scores, label=labels_for(scores, method), method=method)
 
 
 def lexicon_score(text: str) -> float:
