@@ -139,3 +139,24 @@ def test_answer_refuses_bad_input_with_a_message(run_cli: Run, cli_db: Database,
     assert message in err and "Traceback" not in err
     with cli_db.session() as s:
         assert s.scalar(select(SurveyResponse)) is None
+
+
+def test_send_to_a_saved_list_in_a_csv_file(run_cli: Run, cli_db: Database, tmp_path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    ann = _customer(cli_db, "Ann", "ann@example.com", True)
+    ben = _customer(cli_db, "Ben", "ben@example.com", True)
+    saved = tmp_path / "fans.csv"
+    saved.write_text(f"rank,customer_id,name\r\n1,{ann},Ann\r\n2,{ben},Ben\r\n3,{ann},Ann again\r\n", encoding="utf-8")
+    assert run_cli(["survey", "send", "--customers-file", str(saved)]) == 0
+    assert "Sent survey 1 to 2 of 2 customers" in capsys.readouterr().out
+    with cli_db.session() as s:
+        assert sorted(m.to_address for m in s.scalars(select(OutboxMessage))) == ["ann@example.com", "ben@example.com"]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"customer_id\n{ann}\nseven\n", encoding="utf-8")
+    assert run_cli(["survey", "send", "--customers-file", str(bad)]) != 0
+    assert "line 3: 'seven' is not a customer number" in capsys.readouterr().err
+    headless = tmp_path / "headless.csv"
+    headless.write_text("name\nAnn\n", encoding="utf-8")
+    assert run_cli(["survey", "send", "--customers-file", str(headless)]) != 0
+    assert "no customer_id column" in capsys.readouterr().err

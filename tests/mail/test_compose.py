@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ravingfans.mail.compose import Envelope, as_wire, build_message, message_id_for, one_line, render
+from ravingfans.mail.compose import Envelope, as_wire, build_message, display_name, message_id_for, one_line, render
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ravingfans"
 HEADERS = {"subject", "from", "to", "date", "message-id", "mime-version", "content-type", "content-language",
@@ -46,8 +46,17 @@ def test_no_text_can_add_a_header_or_a_recipient(first: str, business: str, subj
     assert [a.addr_spec for a in parsed["From"].addresses] == ["hello@shoe.example"]
     assert _squeezed(str(parsed["Subject"])) == _squeezed(one_line(subject))
     # Compared without spaces: the standard library's folding may split a long encoded word with one.
-    assert _squeezed(parsed["From"].addresses[0].display_name) == _squeezed(one_line(business, 120))
-    assert _squeezed(parsed["To"].addresses[0].display_name) == _squeezed(one_line(first, 120))
+    assert _squeezed(parsed["From"].addresses[0].display_name) == _squeezed(display_name(business))
+    assert _squeezed(parsed["To"].addresses[0].display_name) == _squeezed(display_name(first))
+
+
+def test_a_long_name_full_of_header_syntax_stays_one_recipient() -> None:
+    # Found by the test above: the standard library dropped the quotes around a long name when folding.
+    first = "\r\nBcc: x@evil.example" * 4
+    parsed = BytesParser(policy=policy.default).parsebytes(_wire(first, "Shop, Inc. <shop@evil.example>", "Hi"))
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.com"]
+    assert [a.addr_spec for a in parsed["From"].addresses] == ["hello@shoe.example"]
+    assert parsed["To"].addresses[0].display_name.startswith("Bcc x evil.example")
 
 
 def test_unicode_names_are_encoded_words() -> None:

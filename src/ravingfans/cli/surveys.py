@@ -8,6 +8,7 @@ same transaction as the invitations; `ravingfans outbox send` delivers them.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 
@@ -93,6 +94,8 @@ def send(
     window_days: int = typer.Option(
         1, "--window-days", help="With --recent-buyers-days: purchases within this many days ending N days ago."),
     customer: list[int] = typer.Option([], "--customer", help="A customer id; repeat for a list of customers."),
+    customers_file: Path | None = typer.Option(
+        None, "--customers-file", help="A CSV with a customer_id column (e.g. the fans list exported as CSV)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count who would be asked, and why others would not."),
 ) -> None:
     """Send a survey by e-mail to one audience: consent, the frequency cap and one invitation per survey apply."""
@@ -101,10 +104,11 @@ def send(
 
     chosen = [name for name, given in (("--segment", segment is not None), ("--slipping", slipping), ("--fans", fans),
                                        ("--recent-buyers-days", recent_buyers_days is not None),
-                                       ("--customer", bool(customer))) if given]
+                                       ("--customer", bool(customer)),
+                                       ("--customers-file", customers_file is not None)) if given]
     if len(chosen) != 1:
         raise ValidationFailed("Choose exactly one audience: --segment NAME, --slipping, --fans, "
-                               "--recent-buyers-days N or --customer ID" + (f" (got {', '.join(chosen)})" if chosen
+                               "--recent-buyers-days N, --customer ID or --customers-file FILE" + (f" (got {', '.join(chosen)})" if chosen
                                                                             else ""), field="audience")
     if segment is not None:
         audience = Audience.segment_of(segment)
@@ -114,6 +118,8 @@ def send(
         audience = Audience.fans()
     elif recent_buyers_days is not None:
         audience = Audience.recent_buyers(recent_buyers_days, window_days)
+    elif customers_file is not None:
+        audience = Audience.from_file(customers_file)
     else:
         audience = Audience.customer(customer[0]) if len(customer) == 1 else Audience.customers(customer)
     settings = context.settings()

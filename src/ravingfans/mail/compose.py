@@ -57,6 +57,17 @@ def one_line(value: object, limit: int = MAX_SUBJECT) -> str:
     return _CONTROL.sub(" ", str(value)).strip()[:limit]
 
 
+# RFC 5322 "specials" that give a display name structure (groups, address lists, angle addresses, comments).
+# The standard library quotes a name holding them, but drops the quotes when it folds a long header, so
+# "Bcc: x@evil.example ..." would become a group with an extra recipient: names lose them instead.
+_PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]+')
+
+
+def display_name(value: object, limit: int = 120) -> str:
+    """A person's or business's name fit for From/To: one line, without the characters that make structure."""
+    return " ".join(_PHRASE_SPECIALS.sub(" ", one_line(value, 10 * limit)).split())[:limit]
+
+
 def check_address(address: str, field: str = "to") -> str:
     """The address trimmed, or ValidationFailed naming the field (one @, no spaces, brackets or line breaks)."""
     cleaned = address.strip() if isinstance(address, str) else ""
@@ -162,8 +173,8 @@ def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:
     mail the List-Unsubscribe and List-Unsubscribe-Post (RFC 8058) headers."""
     message = EmailMessage(policy=POLICY)
     message["Subject"] = one_line(rendered.subject)
-    message["From"] = Address(display_name=one_line(envelope.from_name, 120), addr_spec=envelope.from_address)
-    to_name = one_line(envelope.to_name, 120)
+    message["From"] = Address(display_name=display_name(envelope.from_name), addr_spec=envelope.from_address)
+    to_name = display_name(envelope.to_name)
     message["To"] = Address(display_name=to_name, addr_spec=envelope.to_address) if to_name else Address(
         addr_spec=envelope.to_address)
     message["Date"] = format_datetime(envelope.date)

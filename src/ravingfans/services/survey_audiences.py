@@ -24,9 +24,11 @@ logged on the customer's timeline (kind ``other``, a note starting "Survey").
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -92,6 +94,11 @@ class Audience:
         """An explicit list of customers (a saved filter)."""
         return cls(kind="customers", customer_ids=tuple(ids))
 
+    @classmethod
+    def from_file(cls, path: Path) -> Audience:
+        """The customers listed in a CSV file (a saved filter: e.g. the fans list exported as CSV)."""
+        return cls.customers(customer_ids_from_file(path))
+
     def describe(self) -> str:
         """The audience in words, for reports and logs."""
         if self.kind == "segment":
@@ -142,6 +149,46 @@ class IssuedLink:
     token: str
     expires_at: datetime
     invitation_id: int
+
+
+MAX_LISTED = 1_000_000
+ID_COLUMNS = ("customer_id", "id")
+
+
+def customer_ids_from_file(path: Path) -> list[int]:
+    """Customer ids from a CSV file's ``customer_id`` (or ``id``) column, in order, each once.
+
+    Any CSV with such a column works: the fans list exported from the web app, a spreadsheet saved as
+    CSV, a query's output. Every bad value is reported with its line, and nothing is sent.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [h.strip().lower() for h in next(reader, [])]
+            column = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+            if column is None:
+                raise ValidationFailed(f"{path}: no customer_id column (the header has {', '.join(header) or 'nothing'}).",
+                                       field="customers_file",
+                                       hint="Give a CSV whose header names a customer_id (or id) column.")
+            ids: dict[int, None] = {}
+            problems: list[str] = []
+            for line, row in enumerate(reader, start=2):
+                value = row[column].strip() if column < len(row) else ""
+                if value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID:
+                    ids[int(value)] = None
+                elif value or any(cell.strip() for cell in row):
+                    problems.append(f"line {line}: {value[:40]!r} is not a customer number")
+                if len(ids) > MAX_LISTED:
+                    raise ValidationFailed(f"{path}: more than {MAX_LISTED:,} customers; split the file.",
+                                           field="customers_file")
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValidationFailed(f"{path}: cannot be read as a UTF-8 CSV file ({exc}).", field="customers_file") from None
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValidationFailed(f"{path}: {shown}. Nothing was sent.", field="customers_file")
+    if not ids:
+        raise ValidationFailed(f"{path}: lists no customers.", field="customers_file")
+    return list(ids)
 
 
 # --- audiences --------------------------------------------------------------------------------------------------
