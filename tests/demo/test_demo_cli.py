@@ -43,7 +43,7 @@ def test_demo_no_serve_builds_and_reports(run_cli: Callable[[list[str]], int], d
     out, err = capsys.readouterr()
     assert "Building the demo business" in err and "Loaded" in err
     for words in ("Customers", "300", "Orders", "Revenue", "Date range", "Employees", "Lapsed",
-                  "Top customers by spend", "ground truth"):
+                  "Top customers by spend", "ground truth", 'asked "How are we doing?"', "answered; NPS"):
         assert words in out, words
     assert _count(database_url, Customer) == 300
     orders = _count(database_url, Order)
@@ -138,3 +138,16 @@ def test_the_served_demo_gets_an_owner_with_a_new_password_each_start(run_cli: C
         assert [(u.email, u.role) for u in list_users(s)] == [(DEMO_OWNER, "owner")]
         assert verify_password(s, email, first) is None  # the old password no longer opens it
         assert verify_password(s, email, second) is not None
+
+
+def test_the_served_demo_offers_a_customers_survey_link_that_opens(run_cli: Callable[[list[str]], int],
+                                                                   database_url: str, db: Any) -> None:
+    from ravingfans.cli.demo import _demo_survey_link
+    from ravingfans.services.surveys import survey_page
+
+    assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
+    link = _demo_survey_link(database_url, "0.0.0.0", 8123)
+    assert link is not None and link.startswith("http://127.0.0.1:8123/s/")
+    with db.session() as s:
+        page = survey_page(s, link.rsplit("/", 1)[1])
+    assert page.state == "open" and page.first_name

@@ -232,6 +232,9 @@ def _print_report(report: DemoReport) -> None:
     magic = "" if report.magic_share is None else f", {report.magic_share:.0%} of rated ones magic"
     figures.add_row("Moments of truth", f"{report.interactions:,}{magic}")
     figures.add_row("Lapsed", lapsed)
+    if report.surveyed or report.answers:
+        nps = "" if report.nps is None else f"; NPS {report.nps:+.0f} (see `ravingfans survey results`)"
+        figures.add_row("Survey", f"{report.surveyed:,} asked \"How are we doing?\", {report.answers:,} answered{nps}")
     stdout.print(figures)
     top = Table(title="Top customers by spend", title_justify="left")
     top.add_column("#", justify="right")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, case, func, select
 
-from ravingfans.db.models import Customer, Employee, Interaction, Order
+from ravingfans.db.models import Customer, Employee, Interaction, Order, SurveyInvitation, SurveyResponse
 from ravingfans.db.types import Money
 from ravingfans.demo.model import FAN, LAPSING_FAN, DemoTruth
 
@@ -45,6 +45,9 @@ class DemoReport:
     top_customers: list[TopCustomer] = field(default_factory=list)
     true_lapsed: int | None = None
     true_lapsed_fans: int | None = None
+    surveyed: int = 0  # invitations to any survey
+    answers: int = 0
+    nps: float | None = None
 
 
 def summarize(engine: Engine, *, truth: DemoTruth | None = None, top: int = 5) -> DemoReport:
@@ -79,6 +82,13 @@ def summarize(engine: Engine, *, truth: DemoTruth | None = None, top: int = 5) -
             .order_by(spend.desc(), c.c.id)
             .limit(top)
         ).all()
+        r = SurveyResponse.__table__
+        surveyed = conn.scalar(select(func.count()).select_from(SurveyInvitation.__table__)) or 0
+        answers, promoters, detractors = conn.execute(select(
+            func.count(r.c.nps),
+            func.coalesce(func.sum(case((r.c.nps >= 9, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((r.c.nps <= 6, 1), else_=0)), 0),
+        )).one()
         rhythm = conn.execute(
             select(o.c.customer_id, func.count(), func.min(o.c.placed_at), func.max(o.c.placed_at))
             .where(live & (o.c.total > 0) & o.c.customer_id.is_not(None))
@@ -101,6 +111,8 @@ def summarize(engine: Engine, *, truth: DemoTruth | None = None, top: int = 5) -
                         purchases=int(n), spend=s)
             for key, fn, ln, email, n, s in ranked
         ],
+        surveyed=surveyed, answers=int(answers),
+        nps=100.0 * (int(promoters) - int(detractors)) / int(answers) if answers else None,
     )
     if truth is not None:
         report.true_lapsed = len(truth.lapsed)
