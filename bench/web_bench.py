@@ -21,6 +21,7 @@ The server and the load generator share the machine's cores; the CPU each used i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -150,6 +151,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc is not None:
+            # A worker that hung (run D) outlived its killed parent and kept the port: end the whole group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
     def cpu(self) -> float:
         """CPU seconds the server (with its worker processes) has used so far."""

@@ -34,7 +34,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+            # A pool as large as the 40 threads Starlette runs sync routes in (SQLite connections are cheap file
+            # handles): with SQLAlchemy's default 5 + 10, 40 requests in flight queued for a connection until
+            # they timed out, and the server stalled while idle (bench/RESULTS.md, #4 runs D and E).
+            on_disk = parsed.database not in (None, "", ":memory:")
+            pool = {"pool_size": 20, "max_overflow": 30} if on_disk else {}
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **{**pool, **kwargs})
             _configure_sqlite(engine)
         else:
             engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
