@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib.resources import files
 
 from babel.messages.mofile import write_mo
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from babel.messages.pofile import read_po
 
 #: Languages a customer can be served in, with their own names (for pickers).
@@ -61,3 +62,19 @@ def gettext_for(language: str | None):  # noqa: ANN201 - returns the catalog's b
 def ngettext_for(language: str | None):  # noqa: ANN201
     """``ngettext`` for one customer's language."""
     return translations(language).ngettext
+
+
+@lru_cache(maxsize=None)
+def translated_environment(folder: str, language: str, *, autoescape: bool = True,
+                           keep_trailing_newline: bool = False) -> Environment:
+    """Jinja2 templates from ``folder`` translated into ``language``: what customers read (pages, e-mail).
+
+    One environment per (folder, language, escaping), built once: an environment is safe to share across
+    threads once made, and gettext is installed into it rather than switched per render.
+    """
+    env = Environment(loader=FileSystemLoader(folder), autoescape=autoescape, undefined=StrictUndefined,
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=keep_trailing_newline)
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env

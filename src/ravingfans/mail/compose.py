@@ -21,16 +21,15 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 from urllib.parse import quote
 
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+from jinja2 import Environment, TemplateNotFound, UndefinedError
 
 from ravingfans.errors import ValidationFailed
-from ravingfans.i18n import best_language, translations
+from ravingfans.i18n import best_language, translated_environment
 
 TEMPLATES = ("message", "survey_invitation", "survey_reminder")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -87,14 +86,9 @@ def _folder() -> str:
     return str(files("ravingfans").joinpath("mail", "templates"))
 
 
-@lru_cache(maxsize=None)
 def _environment(language: str, autoescape: bool) -> Environment:
-    """A Jinja2 environment translating into ``language`` (HTML autoescaped, text not)."""
-    env = Environment(loader=FileSystemLoader(_folder()), autoescape=autoescape, undefined=StrictUndefined,
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
-    return env
+    """The e-mail templates translated into ``language`` (HTML autoescaped, text not)."""
+    return translated_environment(_folder(), language, autoescape=autoescape, keep_trailing_newline=True)
 
 
 def _shown(value: Any, language: str) -> Any:

@@ -16,12 +16,10 @@ Pages are drawn from ``templates/public_survey/`` with an environment per langua
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -31,7 +29,7 @@ from ravingfans import __version__
 from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.errors import NotFound
-from ravingfans.i18n import DEFAULT_LANGUAGE, best_language, translations
+from ravingfans.i18n import DEFAULT_LANGUAGE, best_language, translated_environment
 from ravingfans.services import survey_throttle
 from ravingfans.services.surveys import (
     AnswerProblems,
@@ -52,17 +50,6 @@ MAX_PART = 16 * 1024
 NOINDEX = {"x-robots-tag": "noindex, nofollow", "referrer-policy": "no-referrer"}
 
 
-@lru_cache(maxsize=None)
-def _environment(language: str) -> Environment:
-    """The customer pages' templates in one language (one environment per language: safe across threads)."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=StrictUndefined,
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
-    env.globals["asset_version"] = __version__
-    return env
-
-
 def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
@@ -79,8 +66,8 @@ def _business_name(request: Request) -> str:
 
 def _page(request: Request, template: str, language: str, status: int = 200,
           headers: Mapping[str, str] | None = None, **values: Any) -> HTMLResponse:
-    html = _environment(language).get_template(f"public_survey/{template}").render(
-        language=language, business_name=_business_name(request), **values)
+    html = translated_environment(str(TEMPLATES_DIR), language).get_template(f"public_survey/{template}").render(
+        language=language, business_name=_business_name(request), asset_version=__version__, **values)
     return HTMLResponse(html, status_code=status, headers={**NOINDEX, **(headers or {})})
 
 

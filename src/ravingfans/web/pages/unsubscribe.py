@@ -9,17 +9,15 @@ The pages are in the customer's language and work without JavaScript.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ravingfans import __version__
 from ravingfans.errors import NotFound
-from ravingfans.i18n import best_language, translations
+from ravingfans.i18n import best_language, translated_environment
 from ravingfans.mail.unsubscribe import find_token, unsubscribe
 from ravingfans.web.deps import BusinessDep, SessionDep, WriteSessionDep
 
@@ -28,20 +26,10 @@ router = APIRouter()
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "unsubscribe"
 
 
-@lru_cache(maxsize=None)
-def _environment(language: str) -> Environment:
-    """Autoescaped templates translated into ``language``."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
-    env.globals["asset_version"] = __version__
-    return env
-
-
 def _page(name: str, language: str | None, status: int = 200, **context: Any) -> HTMLResponse:
     code = best_language(language)
-    html = _environment(code).get_template(name).render(language=code, **context)
+    html = translated_environment(str(TEMPLATES), code).get_template(name).render(
+        language=code, asset_version=__version__, **context)
     return HTMLResponse(html, status_code=status, headers={"referrer-policy": "no-referrer",
                                                            "x-robots-tag": "noindex"})
 
