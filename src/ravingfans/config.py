@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=20, ge=1, le=100000)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     trusted_proxies: str = ""
+    hold_days: int = Field(default=7, ge=0, le=90)
+    campaign_holdout_share: float = Field(default=0.2, ge=0.05, le=0.5)
+    worker_poll_seconds: float = Field(default=30.0, ge=1, le=3600)
+    job_score_minutes: int = Field(default=1440, ge=0, le=60 * 24 * 31)
+    job_rules_minutes: int = Field(default=60, ge=0, le=60 * 24 * 31)
+    job_campaigns_minutes: int = Field(default=60, ge=0, le=60 * 24 * 31)
+    job_holds_minutes: int = Field(default=15, ge=0, le=60 * 24 * 31)
+    job_outbox_minutes: int = Field(default=1, ge=0, le=60 * 24 * 31)
+    job_lease_minutes: int = Field(default=30, ge=1, le=60 * 24)
 
     @field_validator("time_zone")
     @classmethod
