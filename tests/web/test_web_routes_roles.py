@@ -139,6 +139,10 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
         "survey_id": str(ids["survey_id"])}}),
     ("POST", "/customers/{customer_id}/survey-answers"): (STAFF_WRITE, {"data": lambda _role, ids: {
         "survey_id": str(ids["survey_id"]), "channel": "store", f"q{ids['question_id']}": "9"}}),
+    # #6 tasks and rules
+    # #6 campaigns and gifts
+    # #6 back in stock and holds
+    # #6 word of mouth
 }
 
 
@@ -167,6 +171,10 @@ def clients(web_settings: Settings, shop: Any, db: Database) -> Iterator[dict[st
     with db.session(write=True) as s:
         create_product(s, ProductCreate(name="Boots", variants=[{"sku": "B-1"}]))
     score_database(db.engine, web_settings)  # so the scores API has a run to answer from
+    # #6 seed rows: tasks and rules
+    # #6 seed rows: campaigns and gifts
+    # #6 seed rows: back in stock and holds
+    # #6 seed rows: word of mouth
     for role in ROLES:
         client = TestClient(create_app(web_settings), follow_redirects=False)
         client.__enter__()
@@ -209,6 +217,10 @@ def test_each_role_gets_its_declared_status(clients: dict[str, TestClient], db: 
                "survey_id": s.scalar(select(Survey.id).where(Survey.key == "default")),
                "question_id": s.scalar(select(SurveyQuestion.id).join(Survey).where(Survey.key == "default",
                                                                                     SurveyQuestion.kind == "nps"))}
+        # #6 ids: tasks and rules
+        # #6 ids: campaigns and gifts
+        # #6 ids: back in stock and holds
+        # #6 ids: word of mouth
     got = []
     for role in ROLES:
         sent = {key: value(role, ids) if callable(value) else value for key, value in request.items()}

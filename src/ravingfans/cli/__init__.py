@@ -20,6 +20,7 @@ from ravingfans.cli import core, customers, data, demo, export, outbox, scores, 
 from ravingfans.cli import feedback  # noqa: E402
 from ravingfans.cli import listening  # noqa: E402
 from ravingfans.cli import surveys  # noqa: E402
+from ravingfans.cli import campaigns, stock, tasks, word_of_mouth, worker  # noqa: E402
 from ravingfans.errors import RavingFansError  # noqa: E402
 
 app = typer.Typer(
@@ -42,6 +43,11 @@ feedback.register(app)
 outbox.register(app)
 surveys.register(app)
 listening.register(app)  # joins the `survey` group: keep it after surveys.register(app)
+tasks.register(app)
+campaigns.register(app)
+stock.register(app)
+word_of_mouth.register(app)
+worker.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,6 +28,7 @@ from ravingfans.config import Settings
 from ravingfans.db import Database, open_database
 from ravingfans.errors import DatabaseError, NotFound, NotSignedIn, RavingFansError, TooManyAttempts, ValidationFailed
 from ravingfans.services.customers import FIELD_LABELS
+from ravingfans.web.pages import campaigns as campaign_pages
 from ravingfans.web.pages import customers as customer_pages
 from ravingfans.web.pages import home as home_pages
 from ravingfans.web.pages import login as login_pages
@@ -36,10 +37,13 @@ from ravingfans.web.pages import scores as score_pages
 from ravingfans.web.pages import search as search_pages
 from ravingfans.web.pages import settings as settings_pages
 from ravingfans.web.pages import slipping as slipping_pages
+from ravingfans.web.pages import stock as stock_pages
 from ravingfans.web.pages import surveys as survey_pages
+from ravingfans.web.pages import tasks as task_pages
 from ravingfans.web.pages import team as team_pages
 from ravingfans.web.pages import unsubscribe as unsubscribe_pages
 from ravingfans.web.pages import users as user_pages
+from ravingfans.web.pages import word_of_mouth as word_of_mouth_pages
 from ravingfans.web import api
 from ravingfans.web.api import problems as api_problems
 from ravingfans.web.auth import require, session_policy
@@ -84,7 +88,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(unsubscribe_pages.router)  # public: the token in the address is the authority (RFC 8058)
     staff_only = [Depends(require("staff"))]  # every page below needs a signed-in user; routes may ask for more
     for pages in (home_pages, customer_pages, score_pages, slipping_pages, team_pages, search_pages, settings_pages,
-                  user_pages, survey_pages):
+                  user_pages, survey_pages, task_pages, campaign_pages, stock_pages, word_of_mouth_pages):
         app.include_router(pages.router, dependencies=staff_only)
     api.install(app)  # /api/v1 (bearer tokens), /openapi.json (API routes only) and /docs
     dispatch = api_problems.dispatch  # /api/ paths get problem JSON, every other path the HTML page
