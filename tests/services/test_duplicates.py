@@ -344,3 +344,43 @@ def test_both_records_asked_the_same_survey_fold_into_one_invitation_and_the_new
         responses = s.scalars(select(SurveyResponse)).all()
         assert [(i.customer_id, i.sent_at) for i in invitations] == [(ids[0], EARLIER)]
         assert [(r.customer_id, r.nps, r.invitation_id) for r in responses] == [(ids[0], 9, invitations[0].id)]
+
+
+def test_merge_keeps_one_campaign_membership_and_one_hold_where_both_records_had_one(db: Database) -> None:
+    """A person is in a campaign once, in one group, and holds one unit of a restock: the kept record's rows stay."""
+    from ravingfans.db.models import Campaign, CampaignMember, Hold, Mention, Product, ProductVariant, Restock, Task
+
+    with db.session() as s:
+        keep = _customer(s, first_name="Ada", email="ada@example.com").id
+        other = _customer(s, first_name="Ada", email="ada@example.net").id
+        both = Campaign(name="Thanks", kind="appreciation", seed=1, created_at=NOW)
+        only_other = Campaign(name="Come back", kind="win_back", seed=2, created_at=NOW)
+        product = Product(external_id="P1", name="Boots", created_at=NOW)
+        s.add_all([both, only_other, product])
+        s.flush()
+        variant = ProductVariant(product_id=product.id, sku="B-38", size="38", stock=2, updated_at=NOW)
+        s.add(variant)
+        s.flush()
+        restock = Restock(variant_id=variant.id, stock_before=0, stock_after=2, source="cli", at=NOW)
+        s.add(restock)
+        s.flush()
+        s.add_all([
+            CampaignMember(campaign_id=both.id, customer_id=keep, group="holdout", assigned_at=NOW),
+            CampaignMember(campaign_id=both.id, customer_id=other, group="treated", assigned_at=NOW),
+            CampaignMember(campaign_id=only_other.id, customer_id=other, group="treated", assigned_at=NOW),
+            Hold(customer_id=keep, variant_id=variant.id, restock_id=restock.id, created_at=NOW, expires_at=NOW),
+            Hold(customer_id=other, variant_id=variant.id, restock_id=restock.id, created_at=NOW, expires_at=NOW),
+            Mention(customer_id=other, kind="review", occurred_at=NOW, created_at=NOW),
+            Task(dedupe_key=f"manual:{other}:1", customer_id=other, rule="manual", kind="call", reason="Call",
+                 due_on=NOW.date(), created_at=NOW),
+        ])
+    with db.session() as s:
+        result = merge_customers(s, keep, other, clock=fixed(NOW))
+    assert result.moved.get("campaign memberships") == 1 and result.moved.get("mentions") == 1
+    with db.session() as s:
+        members = s.execute(select(CampaignMember.campaign_id, CampaignMember.group)
+                            .where(CampaignMember.customer_id == keep).order_by(CampaignMember.campaign_id)).all()
+        assert [tuple(m) for m in members] == [(both.id, "holdout"), (only_other.id, "treated")]
+        assert s.scalar(select(func.count()).select_from(Hold).where(Hold.customer_id == keep)) == 1
+        assert s.scalar(select(func.count()).select_from(Task).where(Task.customer_id == keep)) == 1
+        assert s.scalar(select(func.count()).select_from(Mention).where(Mention.customer_id == keep)) == 1

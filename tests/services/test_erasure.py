@@ -424,3 +424,35 @@ def test_survey_words_links_and_mail_go_but_the_score_stays(db: Database, book: 
         assert s.scalar(select(func.count()).select_from(SurveyLink)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.customer_id == book.ada)) == 0
+
+
+def test_tasks_waits_holds_and_mentions_go_but_campaign_membership_stays(db: Database, book: Book) -> None:
+    """What the person did or wants is personal; being counted in a campaign's lift is not."""
+    from ravingfans.db.models import Campaign, CampaignMember, Hold, Mention, Product, ProductVariant, StockWait, Task
+
+    with db.session(write=True) as s:
+        product = Product(external_id="P1", name="Boots", created_at=T0)
+        campaign = Campaign(name="Thanks", kind="appreciation", seed=1, created_at=T0)
+        s.add_all([product, campaign])
+        s.flush()
+        variant = ProductVariant(product_id=product.id, sku="B-38", size="38", stock=0, updated_at=T0)
+        s.add(variant)
+        s.flush()
+        for who in (book.ada, book.grace):
+            s.add_all([
+                Task(dedupe_key=f"manual:{who}", customer_id=who, rule="manual", kind="call",
+                     reason="Ask how the boots hold up", due_on=T0.date(), created_at=T0),
+                StockWait(customer_id=who, variant_id=variant.id, source="store", created_at=T0),
+                Hold(customer_id=who, variant_id=variant.id, created_at=T0, expires_at=T0),
+                Mention(customer_id=who, kind="review", note="Wrote about her daughter", occurred_at=T0,
+                        created_at=T0),
+                CampaignMember(campaign_id=campaign.id, customer_id=who, group="treated", assigned_at=T0),
+            ])
+    report = erase(db, book.ada, book.owner)
+    assert report.follow_ups_deleted == 4
+    assert "4 task(s), stock wait(s), hold(s) and mention(s) deleted" in report.summary()[0]
+    with db.session() as s:
+        for model in (Task, StockWait, Hold, Mention, CampaignMember):
+            mine = s.scalar(select(func.count()).select_from(model).where(model.customer_id == book.ada))
+            hers = s.scalar(select(func.count()).select_from(model).where(model.customer_id == book.grace))
+            assert (mine, hers) == ((1, 1) if model is CampaignMember else (0, 1)), model.__name__

@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
-from ravingfans.db.models import Base, Customer, CustomerIdentity, SurveyInvitation, SurveyLink, SurveyResponse
+from ravingfans.db.models import (Base, CampaignMember, Customer, CustomerIdentity, Hold, SurveyInvitation, SurveyLink,
+                                  SurveyResponse)
 from ravingfans.errors import NotFound, ValidationFailed
 
 SAME_EMAIL = "same e-mail"
@@ -39,6 +40,9 @@ _LABELS = {
     "consents": "consents",
     "customer_identities": "source identities",
     "customers": "referred customers",
+    "campaign_members": "campaign memberships",
+    "stock_waits": "stock waits",
+    "mentions": "mentions",
 }
 
 
@@ -194,6 +198,7 @@ def merge_customers(session: Session, keep_id: int, merge_id: int, *, clock: Clo
         result.moved["source identities"] = 1
 
     _fold_surveys(session, keep_id, merge_id)
+    _fold_actions(session, keep_id, merge_id)
     for table, column in _customer_references():
         label = _LABELS.get(table.name, table.name.replace("_", " "))
         stmt = update(table).where(column == merge_id).values({column.name: keep_id})
@@ -383,6 +388,19 @@ def _fold_surveys(session: Session, keep_id: int, merge_id: int) -> None:
         if kept is not None:
             session.delete(other if kept.submitted_at >= other.submitted_at else kept)
     session.flush()
+
+
+def _fold_actions(session: Session, keep_id: int, merge_id: int) -> None:
+    """Where both records are in one campaign or hold one restock's unit, keep the kept record's row.
+
+    A campaign counts a person once, in one group (the hold-out must stay untouched by the gift), and a
+    restock holds one unit per person: the merged record's duplicate membership or hold is dropped.
+    """
+    kept = select(CampaignMember.campaign_id).where(CampaignMember.customer_id == keep_id).scalar_subquery()
+    session.execute(delete(CampaignMember).where(CampaignMember.customer_id == merge_id,
+                                                 CampaignMember.campaign_id.in_(kept)))
+    held = select(Hold.restock_id).where(Hold.customer_id == keep_id, Hold.restock_id.is_not(None)).scalar_subquery()
+    session.execute(delete(Hold).where(Hold.customer_id == merge_id, Hold.restock_id.in_(held)))
 
 
 def _customer_references() -> list[tuple[Table, Column[Any]]]:

@@ -45,14 +45,18 @@ from ravingfans.db.models import (
     CustomerIdentity,
     CustomerScore,
     ErasureSuppression,
+    Hold,
     IdempotencyKey,
     Interaction,
+    Mention,
     Note,
     Order,
     ScoreRun,
+    StockWait,
     SurveyInvitation,
     SurveyLink,
     SurveyResponse,
+    Task,
     User,
 )
 from ravingfans.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -119,13 +123,15 @@ class ErasureReport:
     replays_deleted: int
     orders_kept: int
     suppression_markers: int
+    follow_ups_deleted: int = 0  # tasks, stock waits, holds and mentions: each names what the person did or wants
 
     def summary(self) -> list[str]:
         """The report in plain lines."""
         return [
             f"Customer #{self.customer_id} erased: personal data cleared; {self.notes_deleted} note(s), "
-            f"{self.consents_deleted} consent record(s), {self.identities_deleted} source id(s) and "
-            f"{self.scores_deleted} score row(s) deleted; {self.referrals_cleared} referral link(s) cleared.",
+            f"{self.consents_deleted} consent record(s), {self.identities_deleted} source id(s), "
+            f"{self.scores_deleted} score row(s) and {self.follow_ups_deleted} task(s), stock wait(s), hold(s) "
+            f"and mention(s) deleted; {self.referrals_cleared} referral link(s) cleared.",
             f"Kept: {self.orders_kept} order(s) and {self.moments_cleared} moment(s) of truth (without their text); "
             f"{self.suppression_markers} suppression marker(s) for the e-mail and phone.",
         ]
@@ -257,6 +263,18 @@ def _clear_survey_words(session: Session, customer_id: int) -> None:
         response.answers = {key: value for key, value in (response.answers or {}).items() if not isinstance(value, str)}
 
 
+def _drop_follow_ups(session: Session, customer_id: int) -> int:
+    """Delete the customer's tasks, stock waits, holds and mentions (their reasons and notes describe the person).
+
+    Campaign memberships stay: they hold only the group and dates, and the campaign's lift needs every member.
+    """
+    dropped = 0
+    for model in (Task, StockWait, Hold, Mention):
+        dropped += session.execute(delete(model).where(model.customer_id == customer_id)
+                                   .execution_options(synchronize_session=False)).rowcount or 0
+    return dropped
+
+
 def erase_customer(session: Session, customer_id: int, *, by_user_id: int | None, secret: str,
                    clock: Clock = utcnow) -> ErasureReport:
     """Erase a customer's personal data for good, keeping an anonymous tombstone so the figures stay right.
@@ -281,6 +299,7 @@ def erase_customer(session: Session, customer_id: int, *, by_user_id: int | None
                                  .execution_options(synchronize_session=False)).rowcount or 0)
     referrals += 1 if customer.referred_by_id is not None else 0
     replays = _drop_replays(session, cid)
+    follow_ups = _drop_follow_ups(session, cid)
     forget_customer(session, cid)  # queued and sent e-mail held their address and words
     _clear_survey_words(session, cid)
     for name, value in _CLEARED.items():
@@ -294,4 +313,5 @@ def erase_customer(session: Session, customer_id: int, *, by_user_id: int | None
         customer_id=cid, erased_at=now, erased_by=by_user_id, notes_deleted=notes, moments_cleared=moments,
         consents_deleted=consents, identities_deleted=identities, scores_deleted=scores, referrals_cleared=referrals,
         replays_deleted=replays, orders_kept=_count(session, Order, cid), suppression_markers=markers,
+        follow_ups_deleted=follow_ups,
     )
