@@ -140,9 +140,49 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
     ("POST", "/customers/{customer_id}/survey-answers"): (STAFF_WRITE, {"data": lambda _role, ids: {
         "survey_id": str(ids["survey_id"]), "channel": "store", f"q{ids['question_id']}": "9"}}),
     # #6 tasks and rules
+    # Tasks: every signed-in user works them (done a second time is "already done": a 303 too); managers tune rules.
+    ("GET", "/tasks"): (PAGE, {}),
+    ("GET", "/tasks/queue"): (PAGE, {}),
+    ("POST", "/tasks/{task_id}/done"): (STAFF_WRITE, {"data": {"rating": "magic", "note": "Called"}}),
+    ("POST", "/tasks/{task_id}/snooze"): (STAFF_WRITE, {"data": {"days": "7"}}),
+    ("POST", "/tasks/{task_id}/reassign"): (STAFF_WRITE, {"data": {"employee_id": ""}}),
+    ("POST", "/tasks/{task_id}/dismiss"): (STAFF_WRITE, {}),
+    ("GET", "/rules"): (PAGE, {}),
+    ("POST", "/rules/{rule}"): (MANAGER_WRITE, {"data": {"enabled": "on", "days": "14"}}),
     # #6 campaigns and gifts
+    # Everyone reads campaigns and gifts and records a redemption; managers keep the catalog and make, start and
+    # close campaigns. {campaign_id} is a running campaign with Ada treated: starting it again, closing it a second
+    # time and recording her redemption twice are harmless no-ops, so every allowed role gets the same answer.
+    ("GET", "/campaigns"): (PAGE, {}),
+    ("GET", "/campaigns/new"): (MANAGER_PAGE, {}),
+    ("POST", "/campaigns"): (MANAGER_WRITE, {"data": lambda role, ids: {
+        "name": f"Back {role}", "kind": "win_back", "gift_id": str(ids["gift_id"]), "slipping": "yes",
+        "delivery": "task"}}),
+    ("GET", "/campaigns/{campaign_id}"): (PAGE, {}),
+    ("POST", "/campaigns/{campaign_id}/preview"): ((401, 403, 200, 200), {}),
+    ("POST", "/campaigns/{campaign_id}/start"): (MANAGER_WRITE, {"data": {"confirm": "yes"}}),
+    ("POST", "/campaigns/{campaign_id}/close"): (MANAGER_WRITE, {}),
+    ("POST", "/campaigns/{campaign_id}/redemptions"): (STAFF_WRITE, {"data": lambda _role, ids: {
+        "customer_id": str(ids["customer_id"])}}),
+    ("GET", "/gifts"): (PAGE, {}),
+    ("POST", "/gifts"): (MANAGER_WRITE, {"data": lambda role, _ids: {"name": f"Gift {role}", "kind": "voucher",
+                                                                     "value": "5"}}),
+    ("POST", "/gifts/{gift_id}/retire"): (MANAGER_WRITE, {}),
     # #6 back in stock and holds
+    # Everyone sees the holds, releases one and notes or cancels a customer's wait (releasing or cancelling twice is a
+    # harmless no-op); managers set stock and tell waiting customers now. {hold_id}/{wait_id}: Ada's, seeded below.
+    ("GET", "/holds"): (PAGE, {}),
+    ("POST", "/holds/{hold_id}/release"): (STAFF_WRITE, {}),
+    ("POST", "/stock"): (MANAGER_WRITE, {"data": {"sku": "B-1", "stock": "3"}}),
+    ("POST", "/restocks/notify"): (MANAGER_WRITE, {}),
+    ("POST", "/customers/{customer_id}/waits"): (STAFF_WRITE, {"data": {"sku": "B-1", "want_hold": "yes"}}),
+    ("POST", "/customers/{customer_id}/waits/{wait_id}/cancel"): (STAFF_WRITE, {}),
     # #6 word of mouth
+    ("GET", "/advocates"): (PAGE, {}),
+    ("GET", "/advocates.csv"): (MANAGER_PAGE, {}),
+    ("POST", "/customers/{customer_id}/mentions"): (STAFF_WRITE, {"data": {"kind": "review", "where": "Google"}}),
+    ("POST", "/mentions/{mention_id}/edit"): (MANAGER_WRITE, {"data": {"kind": "press", "where": "Gazette"}}),
+    ("POST", "/mentions/{mention_id}/delete"): (MANAGER_WRITE, {}),  # a second delete changes nothing: 303 too
 }
 
 
@@ -172,9 +212,42 @@ def clients(web_settings: Settings, shop: Any, db: Database) -> Iterator[dict[st
         create_product(s, ProductCreate(name="Boots", variants=[{"sku": "B-1"}]))
     score_database(db.engine, web_settings)  # so the scores API has a run to answer from
     # #6 seed rows: tasks and rules
+    from datetime import date as task_day  # noqa: PLC0415 - this part's seed rows only
+
+    from ravingfans.services.tasks import create_task  # noqa: PLC0415
+
+    with db.session(write=True) as s:  # a call about Ada, due long ago
+        create_task(s, dedupe_key="roles:task", customer_id=shop.ada, rule="manual", kind="call", reason="Roles",
+                    script="", due_on=task_day(2024, 1, 1))
     # #6 seed rows: campaigns and gifts
+    with db.session(write=True) as s:  # a running campaign with Ada in its treated group
+        from ravingfans.db.models import CampaignMember
+        from ravingfans.services.campaigns import create_campaign, load_campaign, window_end
+        from ravingfans.services.gifts import add_gift
+
+        seeded = create_campaign(s, web_settings, name="Roles", kind="win_back", slipping=True, delivery="task",
+                                 gift_id=add_gift(s, name="Roles gift", kind="voucher", value="10").id)
+        running = load_campaign(s, seeded.id)
+        running.status, running.started_at = "running", seeded.created_at
+        running.ends_at = window_end(seeded.created_at, running.window_days, web_settings)
+        s.add(CampaignMember(campaign_id=seeded.id, customer_id=shop.ada, group="treated",
+                             assigned_at=seeded.created_at, delivery_note="task for staff"))
     # #6 seed rows: back in stock and holds
+    from datetime import UTC, datetime
+
+    from ravingfans.db.models.stock import Hold, StockWait
+
+    with db.session(write=True) as s:  # Ada waits for B-1 and has one held
+        boots = s.scalar(select(ProductVariant.id).where(ProductVariant.sku == "B-1"))
+        at = datetime(2024, 6, 1, tzinfo=UTC)
+        s.add(StockWait(customer_id=shop.ada, variant_id=boots, source="store", want_hold=True, created_at=at))
+        s.add(Hold(customer_id=shop.ada, variant_id=boots, quantity=1, created_at=at,
+                   expires_at=at.replace(year=2999)))
     # #6 seed rows: word of mouth
+    from ravingfans.services import word_of_mouth as wom  # noqa: PLC0415 - this part's seed rows only
+
+    with db.session(write=True) as s:
+        wom.add_mention(s, shop.ada, wom.parse_mention({"kind": "review", "where": "Google"}))
     for role in ROLES:
         client = TestClient(create_app(web_settings), follow_redirects=False)
         client.__enter__()
@@ -218,9 +291,24 @@ def test_each_role_gets_its_declared_status(clients: dict[str, TestClient], db: 
                "question_id": s.scalar(select(SurveyQuestion.id).join(Survey).where(Survey.key == "default",
                                                                                     SurveyQuestion.kind == "nps"))}
         # #6 ids: tasks and rules
+        from ravingfans.db.models import Task  # noqa: PLC0415 - this part's ids only
+
+        ids["task_id"] = s.scalar(select(Task.id).where(Task.dedupe_key == "roles:task"))
+        ids["rule"] = "courtesy_call"  # type: ignore[assignment]
         # #6 ids: campaigns and gifts
+        from ravingfans.db.models import Campaign, Gift
+
+        ids["campaign_id"] = s.scalar(select(Campaign.id).where(Campaign.name == "Roles"))
+        ids["gift_id"] = s.scalar(select(Gift.id).where(Gift.name == "Roles gift"))
         # #6 ids: back in stock and holds
+        from ravingfans.db.models.stock import Hold, StockWait
+
+        ids["wait_id"] = s.scalar(select(StockWait.id).where(StockWait.customer_id == shop.ada).limit(1))
+        ids["hold_id"] = s.scalar(select(Hold.id).where(Hold.customer_id == shop.ada).limit(1))
         # #6 ids: word of mouth
+        from ravingfans.services.word_of_mouth import list_mentions  # noqa: PLC0415 - this part's ids only
+
+        ids["mention_id"] = list_mentions(s, customer_id=shop.ada)[0].id
     got = []
     for role in ROLES:
         sent = {key: value(role, ids) if callable(value) else value for key, value in request.items()}

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, text
 
 from ravingfans.ingest.staging import STAGE_TABLE
+from ravingfans.services import restock, restock_holds
 
 Problem = tuple[int, str | None, str | None, str]  # (src_row, column, value, message)
 
@@ -208,6 +209,8 @@ def merge_products(conn: Connection, source: str, present: set[str], now: dateti
     conn.execute(text("""UPDATE stg_products SET product_pk = p.id FROM products p
         WHERE p.source = :src AND p.external_id = stg_products.product_id"""), {"src": source})
     var_cols = [c for c in ("size", "colour", "price", "stock") if c in present]
+    if "stock" in var_cols:  # before the update: stock coming back for a variant someone waits for is a restock
+        restock.record_import_restocks(conn, now=now)
     sets = ", ".join([f"{c} = s.{c}" for c in var_cols] + ["product_id = s.product_pk", "row_hash = s.row_hash"])
     conn.execute(text(f"""UPDATE product_variants SET {sets}, updated_at = :now FROM stg_products s
         WHERE product_variants.id = s.variant_pk AND (s.old_hash IS NULL OR s.old_hash <> s.row_hash)"""), {"now": stamp})
@@ -374,4 +377,5 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
             discount, amount)
         SELECT order_pk, n_lines + 1, 'refund', 'Refund', 1, -refunded_amount, 0, -refunded_amount
         FROM stg_heads WHERE write_lines = 1 AND refunded_amount IS NOT NULL AND refunded_amount <> 0"""))
+    restock_holds.release_purchased(conn, now=now)  # a purchase ends the buyer's hold and wait for that variant
     return counts

@@ -235,6 +235,9 @@ def _check_referrer(session: Session, referrer_id: int | None, customer_id: int 
     referrer = session.get(Customer, referrer_id)
     if referrer is None or referrer.erased_at is not None:
         raise ValidationFailed(f"referred_by_id: there is no customer number {referrer_id}", field="referred_by_id")
+    from ravingfans.services.word_of_mouth import check_referral  # imported here: it builds on this module's neighbours
+
+    check_referral(session, customer_id, referrer_id)
 
 
 def _log_consent(session: Session, customer_id: int, granted: bool, now: datetime) -> None:

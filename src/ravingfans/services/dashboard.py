@@ -1,5 +1,7 @@
 """The Home page's numbers: counts, value at risk, revenue by segment, the monthly trend and today's work.
 
+Today's work includes the follow-ups due (tasks from the follow-up rules, :mod:`ravingfans.services.tasks`).
+
 Every figure comes from a fixed number of aggregate queries (no query per customer, order or month),
 so the page costs the same on a shop of ten customers and one of a million. Months are calendar months
 in the business's time zone: their boundaries are computed here in Python (zoneinfo, so daylight-saving
@@ -23,6 +25,7 @@ from ravingfans.config import Settings
 from ravingfans.db.models import Customer, CustomerScore, Employee, Interaction, Order, OrderLine, ScoreRun
 from ravingfans.services.insights import SlippingRow, slipping
 from ravingfans.services.runs import latest_run
+from ravingfans.services.tasks import TaskRow, count_due, quiet_hour_queue
 
 MONTHS = 12
 TOP_SLIPPING = 5
@@ -32,6 +35,7 @@ THANK_SEGMENT = "Champions"
 MISERY_DAYS = 14
 MISERY_LIMIT = 10
 MISERY = -1  # Interaction.rating of a misery moment
+FOLLOW_UPS_SHOWN = 5
 NOT_SCORED = "Not scored"
 NO_CUSTOMER = "No customer on record"
 _SEGMENT_ORDER = {name: i for i, (name, _r, _fm) in enumerate(DEFAULT_SEGMENTS)}
@@ -98,6 +102,8 @@ class HomeSummary:
     slipping_top: tuple[SlippingRow, ...]
     fans_to_thank: tuple[FanToThank, ...]
     misery: tuple[MiseryMoment, ...]
+    follow_ups_due: int = 0  # open tasks due by today (services/tasks.py)
+    follow_ups: tuple[TaskRow, ...] = ()  # the first of them, as the quiet-hour queue deals them
 
 
 def month_starts(now: datetime, settings: Settings, months: int = MONTHS) -> list[datetime]:
@@ -125,12 +131,15 @@ def home_summary(session: Session, settings: Settings, *, clock: Clock) -> HomeS
         scored, fans, slipping_count, at_risk = _run_counts(session, run)
         _run, slipping_top = slipping(session, run_id=run.id, limit=TOP_SLIPPING)
         thank = _fans_to_thank(session, run, now - timedelta(days=THANK_DAYS))
+    today = now.astimezone(settings.zone).date()
     return HomeSummary(
         now=now, customers=customers, run_id=run.id if run else None, run_as_of=run.observation_end if run else None,
         scored=scored, fans=fans, slipping=slipping_count, value_at_risk=at_risk, revenue_since=starts[0],
         revenue_by_segment=tuple(_revenue_by_segment(session, run, starts[0], starts[-1])),
         months=tuple(_months(session, starts)), slipping_top=tuple(slipping_top), fans_to_thank=tuple(thank),
         misery=tuple(_misery(session, now - timedelta(days=MISERY_DAYS))),
+        follow_ups_due=count_due(session, today=today),
+        follow_ups=tuple(quiet_hour_queue(session, today=today, limit=FOLLOW_UPS_SHOWN)),
     )
 
 

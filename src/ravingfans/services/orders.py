@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, Employee, Order, OrderLine, Product, ProductVariant
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
+from ravingfans.services import restock_holds
 from ravingfans.services.inputs import (
     MAX_ID,
     CleanLine,
@@ -278,6 +279,10 @@ def create_order(session: Session, data: OrderCreate, *, zone: tzinfo = UTC, clo
                   cancelled_at=cancelled, total=sum((line.amount for line in lines), Decimal("0.00")), lines=lines)
     session.add(order)
     flush_or_conflict(session, clash)
+    if order.customer_id is not None and order.cancelled_at is None:  # what they bought ends their hold and wait
+        restock_holds.release_holds_on_purchase(
+            session, order.customer_id, [line.variant_id for line in lines if line.kind == "sale" and line.quantity > 0],
+            placed_at=placed, clock=clock)
     return _record(order)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Product, ProductVariant
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
+from ravingfans.services import restock
 from ravingfans.services.inputs import MAX_ID, CleanLine, Line40, Line60, Line120, Money, Name200, Stock
 from ravingfans.services.records import (
     DEFAULT_LIMIT,
@@ -210,7 +211,8 @@ def update_product(session: Session, product_id: int, changes: ProductUpdate) ->
     return _record(product)
 
 
-def add_variant(session: Session, product_id: int, data: VariantCreate, *, clock: Clock = utcnow) -> VariantRecord:
+def add_variant(session: Session, product_id: int, data: VariantCreate, *, source: str = SOURCE,
+                clock: Clock = utcnow) -> VariantRecord:
     """Add a variant to a product; a taken SKU is a Conflict."""
     product = _product(session, product_id)
     _refuse_taken_skus(session, [data.sku])
@@ -218,6 +220,7 @@ def add_variant(session: Session, product_id: int, data: VariantCreate, *, clock
                              colour=data.colour or None, price=data.price, stock=data.stock, updated_at=clock())
     session.add(variant)
     flush_or_conflict(session, f"The SKU {data.sku!r} was taken by another request just now.")
+    restock.record_stock_change(session, variant.id, 0, variant.stock, source=source, clock=clock)
     return _variant(variant)
 
 
@@ -234,9 +237,14 @@ def get_variant(session: Session, product_id: int, variant_id: int) -> VariantRe
 
 
 def update_variant(session: Session, product_id: int, variant_id: int, changes: VariantUpdate, *,
-                   clock: Clock = utcnow) -> VariantRecord:
-    """Change a variant's size, colour, price or stock; ``updated_at`` moves when something changed."""
+                   source: str = SOURCE, clock: Clock = utcnow) -> VariantRecord:
+    """Change a variant's size, colour, price or stock; ``updated_at`` moves when something changed.
+
+    Stock coming back (from 0 or less to more) for a variant someone waits for records a restock
+    (``source`` says where the change came from: api, web, cli), which the restock fan-out then tells.
+    """
     variant = _variant_of(session, product_id, variant_id)
+    before = variant.stock
     given = changes.model_dump(include=changes.model_fields_set)
     if "stock" in given and given["stock"] is None:
         raise ValidationFailed("stock: give a number (0 when none are left)", field="stock")
@@ -247,4 +255,6 @@ def update_variant(session: Session, product_id: int, variant_id: int, changes: 
     if changed:
         variant.updated_at = clock()
     session.flush()
+    if "stock" in changed:
+        restock.record_stock_change(session, variant.id, before, variant.stock, source=source, clock=clock)
     return _variant(variant)

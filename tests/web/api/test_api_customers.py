@@ -128,6 +128,9 @@ def test_update_refuses_what_would_break_the_record(owner: Any, shop: Any) -> No
                                                                       "last_name": ""}), 422)
     assert_problem(owner.patch(f"{API}/customers/{shop.ada}", json={"email": "@"}), 422, "email")
     assert_problem(owner.patch(f"{API}/customers/999999", json={"city": "Paris"}), 404)
+    assert owner.patch(f"{API}/customers/{shop.grace}", json={"referred_by_id": shop.ada}).status_code == 200
+    assert_problem(owner.patch(f"{API}/customers/{shop.ada}", json={"referred_by_id": shop.grace}), 422,
+                   "referred_by_id")  # Ada brought Grace: Grace cannot have brought Ada
     assert_problem(owner.patch(f"{API}/customers/{shop.ada}", json={"source": "hacked"}), 422, "source")
 
 

@@ -26,6 +26,9 @@ from ravingfans.web.auth import ManagerUser, OwnerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
 from ravingfans.web.pages.scores import segment_choices, unscored_reason
 from ravingfans.web.pages.surveys import profile_context as survey_context
+from ravingfans.web.pages.tasks import task_context
+from ravingfans.web.pages.stock import stock_context
+from ravingfans.web.pages.word_of_mouth import profile_context as word_of_mouth_context
 
 router = APIRouter()
 
@@ -139,8 +142,11 @@ def customer_profile(
         "max_note": customers.MAX_NOTE_LENGTH,
         "max_author": customers.MAX_AUTHOR_LENGTH,
         "family": family,
+        **word_of_mouth_context(session, profile.customer.id, settings),
+        **stock_context(session, profile.customer.id, settings),
         "referrals": relationship.referrals(session, profile.customer.id, profile.customer.referred_by),
         "steps": relationship.next_steps(profile, family.occasions, current, now=now, today=today),
+        **task_context(session, profile.customer.id, today),
         **survey_context(session, profile.customer.id, outcome=outcome if saved == "invited" else ""),
     })
 
