@@ -48,6 +48,7 @@ def test_demo_no_serve_builds_and_reports(run_cli: Callable[[list[str]], int], d
     assert _count(database_url, Customer) == 300
     orders = _count(database_url, Order)
     assert f"{orders:,}" in out
+    _assert_the_demo_acts(database_url, err)
 
     # A second run finds the earlier demo and keeps it; --fresh rebuilds it with the new options.
     assert run_cli(["demo", "--no-serve", *SMALL, "--database-url", database_url]) == 0
@@ -59,6 +60,29 @@ def test_demo_no_serve_builds_and_reports(run_cli: Callable[[list[str]], int], d
     out, err = capsys.readouterr()
     assert "Loaded" in err
     assert _count(database_url, Customer) == 120
+
+
+def _assert_the_demo_acts(database_url: str, err: str) -> None:
+    """The standard follow-up rules are on, today's tasks found, gifts stocked and two campaigns drafted."""
+    from sqlalchemy import select
+
+    from ravingfans.db.models import Campaign, FollowUpRule, Gift, Task
+
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            rules = dict(s.execute(select(FollowUpRule.name, FollowUpRule.enabled)).all())
+            campaigns = dict(s.execute(select(Campaign.kind, Campaign.status)).all())
+            tasks = _count(database_url, Task)
+            assert rules and all(rules.values()), rules
+            assert {"courtesy_call", "win_back", "misery_call"} <= set(rules)
+            assert tasks > 0 and f"{tasks} new tasks" in err
+            assert _count(database_url, Gift) == 3
+            assert campaigns == {"win_back": "draft", "appreciation": "draft"}
+            owned = s.execute(select(Task.owner_employee_id).where(Task.rule == "courtesy_call")).scalars().all()
+            assert owned and sum(o is not None for o in owned) > len(owned) / 2  # mostly the employee who served
+    finally:
+        db.dispose()
 
 
 def test_demo_refuses_a_database_with_real_customers(run_cli: Callable[[list[str]], int], database_url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -85,6 +85,7 @@ def demo(
                  f"{counts['interactions']:,} moments of truth into {shown} "
                  f"(generated in {built - started:.1f} s, loaded in {time.perf_counter() - built:.1f} s).")
         _score_if_needed(engine, url)
+        _act_if_needed(url)
         if out_csv is not None:
             if business is None:
                 business = generate(seed=seed, customers=customers, years=years)
@@ -116,6 +117,58 @@ def _score_if_needed(engine: Engine, url: str) -> None:
     end_of_day = datetime.combine(last, clock_time.max, tzinfo=settings.zone)
     result = score_database(engine, settings, until=last, clock=fixed(end_of_day))
     info(f"Scored {result.customers:,} customers as of {last.isoformat()} (see `ravingfans fans`).")
+
+
+DEMO_GIFTS = (
+    ("Handwritten thank-you card", "note", None, None, "A card written by the person who served them."),
+    ("Come back: 15% off", "discount_code", "COMEBACK15", "15.00", "15% off the next purchase, for lapsed fans."),
+    ("Free shoe-care kit", "free_item", None, None, "Brush, cream and protector spray, for kept fans."),
+)
+
+
+def _act_if_needed(url: str) -> None:
+    """Switch on the standard follow-up rules, stock the gift catalog and draft two campaigns, then find today's tasks.
+
+    Runs as of the demo's last day, like the scores, so "today's" courtesy calls and thank-yous are there
+    when the app opens. Every step is idempotent: a demo built earlier is completed, never doubled.
+    """
+    from datetime import datetime
+    from datetime import time as clock_time
+
+    from sqlalchemy import func, select
+
+    from ravingfans.clock import fixed
+    from ravingfans.config import Settings
+    from ravingfans.db import open_database
+    from ravingfans.db.models import Campaign, Gift
+    from ravingfans.services.campaigns import create_campaign
+    from ravingfans.services.gifts import add_gift
+    from ravingfans.services.rules import ensure_rules, evaluate_rules
+    from ravingfans.services.scoring import ledger_last_day
+
+    settings = Settings(database_url=url, time_zone=TIME_ZONE, business_name=BUSINESS_NAME, _env_file=None)
+    database = open_database(url)
+    try:
+        last = ledger_last_day(database.engine, settings)
+        if last is None:
+            return
+        clock = fixed(datetime.combine(last, clock_time(18, 0), tzinfo=settings.zone))
+        with database.session(write=True) as session:
+            ensure_rules(session, enable_standard=True, clock=clock)
+            if not session.scalar(select(func.count()).select_from(Gift)):
+                gifts = {name: add_gift(session, name=name, kind=kind, code=code, value=value, description=text,
+                                        clock=clock).id for name, kind, code, value, text in DEMO_GIFTS}
+                if not session.scalar(select(func.count()).select_from(Campaign)):
+                    create_campaign(session, settings, name="Win back slipping fans", kind="win_back",
+                                    gift_id=gifts["Come back: 15% off"], slipping=True, seed=7, clock=clock,
+                                    message="We miss you - here is 15% off your next visit.")
+                    create_campaign(session, settings, name="Thank our champions", kind="appreciation",
+                                    gift_id=gifts["Free shoe-care kit"], segments=["Champions"], seed=11,
+                                    delivery="task", clock=clock)
+            report = evaluate_rules(session, settings, clock=clock)
+        info(f"{report.summary()} See them with `ravingfans tasks` or on the Tasks page.")
+    finally:
+        database.dispose()
 
 
 def _is_configured_database(url: str) -> bool:
