@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -78,17 +78,7 @@ def advocates_export(_manager: ManagerUser, session: SessionDep, settings: Setti
                     headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
-def _fields(kind: str, where: str, url: str, sentiment: str, note: str, employee_id: str,
-            occurred_at: str) -> dict[str, str]:
-    return {"kind": kind, "where": where, "url": url, "sentiment": sentiment, "note": note,
-            "employee_id": employee_id, "occurred_at": occurred_at}
-
-
-@router.post("/customers/{customer_id:int}/mentions")
-def add_mention(
-    customer_id: int,
-    session: WriteSessionDep,
-    settings: SettingsDep,
+def mention_form(
     kind: Annotated[str, Form()] = "review",
     where: Annotated[str, Form()] = "",
     url: Annotated[str, Form()] = "",
@@ -96,10 +86,24 @@ def add_mention(
     note: Annotated[str, Form()] = "",
     employee_id: Annotated[str, Form()] = "",
     occurred_at: Annotated[str, Form()] = "",
+) -> dict[str, str]:
+    """The mention form's fields as posted (the add and the correct forms share them)."""
+    return {"kind": kind, "where": where, "url": url, "sentiment": sentiment, "note": note,
+            "employee_id": employee_id, "occurred_at": occurred_at}
+
+
+MentionForm = Annotated[dict[str, str], Depends(mention_form)]
+
+
+@router.post("/customers/{customer_id:int}/mentions")
+def add_mention(
+    customer_id: int,
+    session: WriteSessionDep,
+    settings: SettingsDep,
+    form: MentionForm,
 ) -> RedirectResponse:
     """Record that the customer spoke of us (any signed-in user), then show the profile's mentions."""
-    mention = wom.parse_mention(_fields(kind, where, url, sentiment, note, employee_id, occurred_at),
-                                zone=settings.zone)
+    mention = wom.parse_mention(form, zone=settings.zone)
     wom.add_mention(session, customer_id, mention)
     return RedirectResponse(_profile(customer_id, "mention"), status_code=303)
 
@@ -110,17 +114,10 @@ def edit_mention(
     _manager: ManagerUser,
     session: WriteSessionDep,
     settings: SettingsDep,
-    kind: Annotated[str, Form()] = "review",
-    where: Annotated[str, Form()] = "",
-    url: Annotated[str, Form()] = "",
-    sentiment: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-    employee_id: Annotated[str, Form()] = "",
-    occurred_at: Annotated[str, Form()] = "",
+    form: MentionForm,
 ) -> RedirectResponse:
     """Correct a mention (managers); a blank day keeps the one on record."""
-    mention = wom.parse_mention(_fields(kind, where, url, sentiment, note, employee_id, occurred_at),
-                                zone=settings.zone)
+    mention = wom.parse_mention(form, zone=settings.zone)
     entry = wom.update_mention(session, mention_id, mention)
     return RedirectResponse(_profile(entry.customer_id, "mention_edited"), status_code=303)
 
