@@ -70,11 +70,13 @@ def translated_environment(folder: str, language: str, *, autoescape: bool = Tru
     """Jinja2 templates from ``folder`` translated into ``language``: what customers read (pages, e-mail).
 
     One environment per (folder, language, escaping), built once: an environment is safe to share across
-    threads once made, and gettext is installed into it rather than switched per render.
+    threads once made, and gettext is installed into it rather than switched per render. The templates ship
+    inside the package and do not change while it runs, so they are not checked for changes at each render
+    (``auto_reload=False``: a campaign renders thousands of messages).
     """
     env = Environment(loader=FileSystemLoader(folder), autoescape=autoescape, undefined=StrictUndefined,
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=keep_trailing_newline)
+                      keep_trailing_newline=keep_trailing_newline, auto_reload=False)
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +84,22 @@ def test_every_customer_text_has_a_spanish_translation() -> None:
     assert len(wanted) >= 15
     missing = sorted(wanted - translated)
     assert missing == [], f"translate these in a catalog under locale/es/LC_MESSAGES: {missing}"
+
+
+def test_a_header_value_with_a_bare_line_break_is_refused() -> None:
+    # Names and subjects are cleaned before they get here; the last check stops anything that slipped through.
+    rendered = render("message", {"subject": "Hi", "body": "Hi", "customer_first_name": "Ana"}, "en",
+                      business_name="Shop", business_address="1 Main St")
+    with pytest.raises(ValueError, match="Message-ID"):
+        build_message(rendered, Envelope(
+            from_name="Shop", from_address="hello@shoe.example", to_address="ana@example.com", to_name="Ana",
+            message_id="<a@b>\r\nBcc: x@evil.example", date=datetime(2026, 1, 1, tzinfo=UTC), language="en"))
+
+
+def test_the_stored_message_is_seven_bit_and_reads_back_as_written() -> None:
+    wire = _wire("Zoë", "Café", "Hi")
+    assert all(byte < 128 for byte in wire) and b"\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")
+    parsed = BytesParser(policy=policy.default).parsebytes(wire)
+    assert parsed.get_body(("plain",)).get_content().startswith("Hello Zoë")
+    assert parsed.get_body(("html",)).get_content().lstrip().lower().startswith("<!doctype html>")
+    assert parsed["Content-Language"] == "en" and parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

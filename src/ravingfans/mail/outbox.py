@@ -41,7 +41,7 @@ from ravingfans.db import Database
 from ravingfans.db.models import Customer, OutboxMessage, UnsubscribeToken
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.i18n import best_language
-from ravingfans.ingest.suppression import is_suppressed as erased_address
+from ravingfans.ingest.suppression import erased_emails
 from ravingfans.mail.compose import (
     Envelope,
     as_wire,
@@ -57,9 +57,8 @@ from ravingfans.mail.unsubscribe import (
     BLOCKS_ALL,
     HARD_BOUNCE,
     address_digest,
-    issue_token,
+    issue_tokens,
     suppress,
-    suppression_reason,
     suppressions,
     withdraw_email_consent,
 )
@@ -72,6 +71,7 @@ EnqueueStatus = Literal["queued", "duplicate", "suppressed", "no_consent"]
 MAX_KEY = 200
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_BATCH = 100
+CHUNK = 500  # rows per IN list or multi-row INSERT (13 columns: well under SQLite's 32,766 variables)
 DEFAULT_MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 6 * 3600
@@ -97,21 +97,76 @@ def _check_key(key: str) -> str:
     return key
 
 
-def _refusal(session: Session, customer: Customer | None, address: str, purpose: Purpose,
-             settings: Settings) -> EnqueueStatus | None:
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for :func:`enqueue_many`: the business event's key, who it is to, and what it says."""
+
+    key: str
+    customer_id: int | None
+    to: str
+    template: str
+    context: Mapping[str, Any]
+    language: str | None
+    purpose: Purpose
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    id: int
+    first_name: str | None
+    last_name: str | None
+    language: str | None
+    email_consent: bool | None
+    erased_at: datetime | None
+
+
+def _people(session: Session, ids: set[int]) -> dict[int, _Person]:
+    """The customers named by a batch, the columns the checks and the greeting need (one query per 500)."""
+    wanted = sorted(ids)
+    found: dict[int, _Person] = {}
+    for start in range(0, len(wanted), CHUNK):
+        for row in session.execute(select(Customer.id, Customer.first_name, Customer.last_name, Customer.language,
+                                          Customer.email_consent, Customer.erased_at)
+                                   .where(Customer.id.in_(wanted[start:start + CHUNK]))):
+            found[row.id] = _Person(*row)
+    return found
+
+
+def _existing(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    """The outbox ids already queued under any of these keys (one query per 500)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        found.update(session.execute(select(OutboxMessage.key, OutboxMessage.id)
+                                     .where(OutboxMessage.key.in_(keys[start:start + CHUNK]))).all())
+    return found
+
+
+def _refusal(person: _Person | None, address: str, purpose: Purpose, listed: Mapping[str, str],
+             erased: set[str]) -> EnqueueStatus | None:
     """Why this message may not be queued, or None: erased customer, suppressed address, missing consent."""
-    if customer is not None and customer.erased_at is not None:
+    if person is not None and person.erased_at is not None:
         return "suppressed"
-    reason = suppression_reason(session, address)
+    reason = listed.get(address_digest(address))
     if reason in BLOCKS_ALL:
         return "suppressed"
     if purpose == "marketing":
-        if reason is not None or erased_address(session, settings.secret_key.get_secret_value(), email=address,
-                                                phone=None):
+        if reason is not None or address in erased:
             return "suppressed"
-        if customer is None or customer.email_consent is not True:
+        if person is None or person.email_consent is not True:
             return "no_consent"
     return None
+
+
+def _checked(messages: Sequence[Outgoing]) -> list[str]:
+    """Every message's address trimmed, after checking keys and purposes; ValidationFailed names the first bad one."""
+    addresses = []
+    for message in messages:
+        _check_key(message.key)
+        if message.purpose not in ("marketing", "service"):
+            raise ValidationFailed(f"purpose: {message.purpose!r} is neither 'marketing' nor 'service'.",
+                                   field="purpose")
+        addresses.append(check_address(message.to, "to"))
+    return addresses
 
 
 def enqueue(session: Session, *, key: str, customer_id: int | None, to: str, template: str,
@@ -123,48 +178,99 @@ def enqueue(session: Session, *, key: str, customer_id: int | None, to: str, tem
     list; it carries the business's postal address and the unsubscribe link and headers (RFC 8058).
     Service mail is refused only to erased customers and hard-bounced addresses. A refusal writes nothing.
     """
-    _check_key(key)
-    if purpose not in ("marketing", "service"):
-        raise ValidationFailed(f"purpose: {purpose!r} is neither 'marketing' nor 'service'.", field="purpose")
-    existing = session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key))
-    if existing is not None:
-        return EnqueueResult("duplicate", existing)
-    address = check_address(to, "to")
+    return enqueue_many(session, [Outgoing(key=key, customer_id=customer_id, to=to, template=template,
+                                           context=context, language=language, purpose=purpose)],
+                        settings=settings, clock=clock)[0]
+
+
+def enqueue_many(session: Session, messages: Sequence[Outgoing], *, settings: Settings,
+                 clock: Clock = utcnow) -> list[EnqueueResult]:
+    """Queue many messages in the caller's transaction, each once per key, as :func:`enqueue` would one by one.
+
+    The checks are made per batch (one query per 500 keys, customers and addresses) and the new rows go in
+    with one INSERT per 500, so a restock or a campaign queues thousands of messages in seconds. A bad key,
+    purpose or address, or an unknown customer, raises before anything is written; refusals (consent,
+    suppression, erasure) and repeated keys come back as results, in the order of ``messages``.
+    """
+    if not messages:
+        return []
+    addresses = _checked(messages)
+    results: list[EnqueueResult | None] = [None] * len(messages)
+    existing = _existing(session, sorted({m.key for m in messages}))
+    fresh = []
+    for index, message in enumerate(messages):
+        if message.key in existing:
+            results[index] = EnqueueResult("duplicate", existing[message.key])
+        else:
+            fresh.append(index)
+    if not fresh:
+        return [r for r in results if r is not None]
     sender = check_address(settings.mail_from, "mail_from")
-    customer = session.get(Customer, customer_id) if customer_id is not None else None
-    if customer_id is not None and customer is None:
-        raise NotFound(f"There is no customer number {customer_id}.")
-    refused = _refusal(session, customer, address, purpose, settings)
-    if refused is not None:
-        log.info("mail not queued (%s): key=%s customer_id=%s", refused, key, customer_id)
-        return EnqueueResult(refused, None)
+    people = _people(session, {messages[i].customer_id for i in fresh if messages[i].customer_id is not None})
+    for i in fresh:
+        if messages[i].customer_id is not None and messages[i].customer_id not in people:
+            raise NotFound(f"There is no customer number {messages[i].customer_id}.")
+    listed = suppressions(session, [addresses[i] for i in fresh])
+    marketing = [addresses[i] for i in fresh if messages[i].purpose == "marketing"]
+    erased = erased_emails(session, settings.secret_key.get_secret_value(), marketing) if marketing else set()
     business = get_business(session, settings)
-    if purpose == "marketing" and not business.address.strip():
+    now = clock()
+    go: list[tuple[int, _Person | None, str]] = []  # (index, customer, language) of the messages to write
+    first_of_key: dict[str, int] = {}
+    for i in fresh:
+        message = messages[i]
+        person = people.get(message.customer_id) if message.customer_id is not None else None
+        refused = _refusal(person, addresses[i], message.purpose, listed, erased)
+        if refused is not None:
+            log.info("mail not queued (%s): key=%s customer_id=%s", refused, message.key, message.customer_id)
+            results[i] = EnqueueResult(refused, None)
+        elif message.key in first_of_key:  # the same key twice in one call: the first one is queued
+            results[i] = EnqueueResult("duplicate", None)
+        else:
+            first_of_key[message.key] = i
+            go.append((i, person, best_language(message.language if message.language else (
+                person.language if person is not None else None))))
+    if any(messages[i].purpose == "marketing" for i, _p, _c in go) and not business.address.strip():
         raise ValidationFailed("business_address: marketing e-mail must carry the business's postal address, "
                                "and none is set.", field="business_address",
                                hint="Set it on the settings page or with RAVINGFANS_BUSINESS_ADDRESS.")
-    code = best_language(language if language else (customer.language if customer is not None else None))
-    now = clock()
-    url = mailto = None
-    if purpose == "marketing":
-        token = issue_token(session, address=address, customer_id=customer_id, language=code, clock=clock)
-        url = f"{settings.public_url}/unsubscribe/{token}"
-        mailto = unsubscribe_mailto(sender)
-    rendered = render(template, context, code, business_name=business.name, business_address=business.address,
-                      unsubscribe_url=url)
-    to_name = " ".join(p for p in (customer.first_name, customer.last_name) if p) if customer is not None else ""
-    message_id = message_id_for(key, sender)
-    raw = as_wire(build_message(rendered, Envelope(
-        from_name=business.name, from_address=sender, to_address=address, to_name=to_name, message_id=message_id,
-        date=now, language=code, unsubscribe_url=url, unsubscribe_mailto=mailto)))
-    new_id = session.scalar(_insert(session)(OutboxMessage).values(
-        key=key, message_id=message_id, customer_id=customer_id, to_address=address, purpose=purpose,
-        template=template, language=code, subject=rendered.subject, raw=raw, status="pending", attempts=0,
-        next_attempt_at=now, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id))
-    if new_id is None:  # another transaction queued the same key meanwhile
-        return EnqueueResult("duplicate", session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)))
-    return EnqueueResult("queued", int(new_id))
+    mailto = unsubscribe_mailto(sender)
+    written: dict[str, int] = {}
+    for start in range(0, len(go), CHUNK):  # rendered and written a chunk at a time: memory stays flat
+        chunk = go[start:start + CHUNK]
+        tokens = iter(issue_tokens(session, [(addresses[i], messages[i].customer_id, code) for i, _p, code in chunk
+                                             if messages[i].purpose == "marketing"], clock=clock))
+        rows = []
+        for i, person, code in chunk:
+            message = messages[i]
+            url = f"{settings.public_url}/unsubscribe/{next(tokens)}" if message.purpose == "marketing" else None
+            rendered = render(message.template, message.context, code, business_name=business.name,
+                              business_address=business.address, unsubscribe_url=url)
+            to_name = " ".join(p for p in (person.first_name, person.last_name) if p) if person is not None else ""
+            message_id = message_id_for(message.key, sender)
+            raw = as_wire(build_message(rendered, Envelope(
+                from_name=business.name, from_address=sender, to_address=addresses[i], to_name=to_name,
+                message_id=message_id, date=now, language=code, unsubscribe_url=url,
+                unsubscribe_mailto=mailto if url else None)))
+            rows.append({"key": message.key, "message_id": message_id, "customer_id": message.customer_id,
+                         "to_address": addresses[i], "purpose": message.purpose, "template": message.template,
+                         "language": code, "subject": rendered.subject, "raw": raw, "status": "pending",
+                         "attempts": 0, "next_attempt_at": now, "created_at": now})
+        # executemany with RETURNING: SQLAlchemy sends multi-row INSERTs from one cached statement.
+        written.update(session.execute(
+            _insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxMessage.key, OutboxMessage.id), rows).all())
+    raced = _existing(session, [key for key in first_of_key if key not in written])  # queued by another meanwhile
+    done: list[EnqueueResult] = []
+    for i, result in enumerate(results):
+        key = messages[i].key
+        if result is None:  # written here, or by another transaction meanwhile
+            result = EnqueueResult("queued", written[key]) if key in written else EnqueueResult(
+                "duplicate", raced.get(key))
+        elif result.status == "duplicate" and result.outbox_id is None:  # repeated within this call
+            result = EnqueueResult("duplicate", written.get(key, raced.get(key)))
+        done.append(result)
+    return done
 
 
 # ----------------------------------------------------------------------------------------------

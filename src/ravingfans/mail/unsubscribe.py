@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
@@ -49,14 +49,17 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def issue_token(session: Session, *, address: str, customer_id: int | None, language: str,
-                clock: Clock = utcnow) -> str:
-    """A new unsubscribe token for ``address`` (stored hashed, in the caller's transaction); the token itself."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.execute(insert(UnsubscribeToken).values(  # a plain INSERT: no unit-of-work cost when queuing thousands
-        token_hash=_token_hash(token), address_digest=address_digest(address), customer_id=customer_id,
-        language=language, created_at=clock()))
-    return token
+def issue_tokens(session: Session, wanted: Sequence[tuple[str, int | None, str]], *,
+                 clock: Clock = utcnow) -> list[str]:
+    """New unsubscribe tokens for many ``(address, customer_id, language)`` at once (one INSERT); the tokens."""
+    now = clock()
+    tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in wanted]
+    if tokens:
+        session.execute(insert(UnsubscribeToken), [
+            {"token_hash": _token_hash(token), "address_digest": address_digest(address), "customer_id": customer_id,
+             "language": language, "created_at": now}
+            for token, (address, customer_id, language) in zip(tokens, wanted, strict=True)])
+    return tokens
 
 
 def find_token(session: Session, token: str) -> UnsubscribeToken | None:

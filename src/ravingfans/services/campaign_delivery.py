@@ -52,22 +52,29 @@ def _context(settings: Settings, campaign: Campaign, gift: Gift, customer: Custo
             "valid_until": last_day}
 
 
-def email_gift(session: Session, settings: Settings, campaign: Campaign, gift: Gift, customer: Customer,
-               now: datetime) -> str:
-    """Queue the gift e-mail in the caller's transaction; the outbox's answer (queued, duplicate, no_consent, ...)."""
-    from ravingfans.mail import enqueue
+def email_gifts(session: Session, settings: Settings, campaign: Campaign, gift: Gift, customers: Sequence[Customer],
+                now: datetime) -> dict[int, str]:
+    """Queue the gift e-mails in the caller's transaction, a batch at a time; per customer, the outbox's answer
+    (queued, duplicate, no_consent, suppressed) or ``bad_address`` for an address no server would take."""
+    from ravingfans.mail.compose import check_address
+    from ravingfans.mail.outbox import Outgoing, enqueue_many
 
-    language = best_language(customer.language)
-    try:
-        result = enqueue(session, key=gift_key(campaign.id, customer.id), customer_id=customer.id,
-                         to=customer.email or "", template="gift",
-                         context=_context(settings, campaign, gift, customer, language), language=language,
-                         purpose="marketing", settings=settings, clock=lambda: now)
-    except ValidationFailed as exc:
-        if exc.field == "to":  # an address imported long ago that no server would take: skip this customer
-            return "bad_address"
-        raise
-    return str(result.status)
+    answers: dict[int, str] = {}
+    mail: list[Outgoing] = []
+    for customer in customers:
+        try:
+            check_address(customer.email or "", "to")
+        except ValidationFailed:  # an address imported long ago that no server would take: skip this customer
+            answers[customer.id] = "bad_address"
+            continue
+        language = best_language(customer.language)
+        mail.append(Outgoing(key=gift_key(campaign.id, customer.id), customer_id=customer.id, to=customer.email or "",
+                             template="gift", context=_context(settings, campaign, gift, customer, language),
+                             language=language, purpose="marketing"))
+    for message, result in zip(mail, enqueue_many(session, mail, settings=settings, clock=lambda: now), strict=True):
+        assert message.customer_id is not None
+        answers[message.customer_id] = str(result.status)
+    return answers
 
 
 def task_gift(session: Session, settings: Settings, campaign: Campaign, gift: Gift, customer: Customer,
@@ -90,9 +97,10 @@ def give_gifts(session: Session, settings: Settings, campaign: Campaign, gift: G
                values: Mapping[int, float], now: datetime) -> dict[int, tuple[datetime | None, str]]:
     """Give each treated customer the gift; per customer, when it went (None for a task) and a note on how."""
     outcomes: dict[int, tuple[datetime | None, str]] = {}
+    mailed = email_gifts(session, settings, campaign, gift, customers, now) if campaign.delivery == "email" else {}
     for customer in customers:
         if campaign.delivery == "email":
-            status = email_gift(session, settings, campaign, gift, customer, now)
+            status = mailed[customer.id]
             if status in ("queued", "duplicate"):
                 outcomes[customer.id] = (now, "e-mail queued")
                 session.add(Interaction(customer_id=customer.id, occurred_at=now, channel="email", kind="gift",

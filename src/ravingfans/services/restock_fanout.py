@@ -2,8 +2,8 @@
 holds a unit for those who asked, as far as the units that came in go (see docs/stock.md).
 
 Work is done in batches: one query per batch of waits (with their customers), one UPDATE per outcome, one
-INSERT of holds; the e-mail itself is queued with :func:`ravingfans.mail.outbox.enqueue` under the key
-``restock:<restock>:wait:<wait>``, so a second run, or a racing one, never queues a notice twice.
+INSERT of holds; the e-mail is queued a batch at a time with :func:`ravingfans.mail.outbox.enqueue_many` under
+the key ``restock:<restock>:wait:<wait>``, so a second run, or a racing one, never queues a notice twice.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _insert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def _mail_context(customer: Customer, asked: bool, variant: ProductVariant, product_name: str,
+def _mail_context(customer: Any, asked: bool, variant: ProductVariant, product_name: str,
                   held_until: Any) -> dict[str, Any]:
     """What the back_in_stock template needs; ``held_until`` is a date (the hold's last day) or None."""
     return {"customer_first_name": (customer.first_name or "").strip(), "product_name": product_name,
@@ -109,9 +109,9 @@ def _close(session: Session, restock: Restock, outcome: dict[str, list[int]], no
 
 
 def _open_waits(session: Session, variant_id: int, after: tuple[datetime, int] | None, size: int) -> list[Any]:
-    """The next batch of the variant's open waits, oldest first, with whole customers (so enqueue finds each in
-    the session instead of asking the database again)."""
-    stmt = (select(StockWait.id, StockWait.source, StockWait.want_hold, StockWait.created_at, Customer)
+    """The next batch of the variant's open waits, oldest first, with the customer columns the notice needs."""
+    stmt = (select(StockWait.id, StockWait.source, StockWait.want_hold, StockWait.created_at,
+                   Customer.id.label("cid"), Customer.email, Customer.first_name, Customer.language, Customer.erased_at)
             .join(Customer, Customer.id == StockWait.customer_id)
             .where(StockWait.variant_id == variant_id, StockWait.closed_at.is_(None))
             .order_by(StockWait.created_at, StockWait.id).limit(size))
@@ -124,7 +124,7 @@ def _open_waits(session: Session, variant_id: int, after: tuple[datetime, int] |
 def _fan_out_one(session: Session, settings: Settings, restock: Restock, report: FanOutReport, now: datetime,
                  batch_size: int) -> None:
     """Tell every open wait of the restock's variant, hold what stock allows, and mark the restock done."""
-    from ravingfans.mail.outbox import enqueue
+    from ravingfans.mail.outbox import Outgoing, enqueue_many
 
     variant = _claim_variant(session, restock.variant_id)
     if variant is None:
@@ -147,28 +147,33 @@ def _fan_out_one(session: Session, settings: Settings, restock: Restock, report:
         last = (batch[-1].created_at, batch[-1].id)
         outcome: dict[str, list[int]] = {"notified": [], "unreachable": [], "cancelled": []}
         holds: list[dict[str, Any]] = []
-        for wait_id, source, want_hold, _created, customer in batch:
-            asked = source in ASKED_SOURCES
-            if customer.erased_at is not None:
-                outcome["cancelled"].append(wait_id)
+        mail: list[Outgoing] = []
+        mailed: list[int] = []  # the wait of each message in ``mail``
+        for row in batch:
+            asked = row.source in ASKED_SOURCES
+            if row.erased_at is not None:
+                outcome["cancelled"].append(row.id)
                 continue
             if not asked and not marketing_allowed:
                 report.deferred += 1  # stays open: told once the business's postal address is set
                 continue
-            hold = capacity > 0 and want_hold and asked
+            hold = capacity > 0 and row.want_hold and asked
             if hold:
                 capacity -= 1
-                holds.append({"customer_id": customer.id, "variant_id": variant.id, "restock_id": restock.id,
+                holds.append({"customer_id": row.cid, "variant_id": variant.id, "restock_id": restock.id,
                               "quantity": 1, "created_at": now, "expires_at": expires})
-            status = "no_email"
-            if _sendable(customer.email):
-                status = enqueue(
-                    session, key=f"restock:{restock.id}:wait:{wait_id}", customer_id=customer.id,
-                    to=customer.email or "", template=MAIL_TEMPLATE,
-                    context=_mail_context(customer, asked, variant, product_name, held_until if hold else None),
-                    language=customer.language, purpose="service" if asked else "marketing",
-                    settings=settings, clock=lambda: now).status
-            outcome["notified" if status in ("queued", "duplicate") else "unreachable"].append(wait_id)
+            if not _sendable(row.email):
+                outcome["unreachable"].append(row.id)
+                continue
+            mail.append(Outgoing(
+                key=f"restock:{restock.id}:wait:{row.id}", customer_id=row.cid, to=row.email or "",
+                template=MAIL_TEMPLATE, context=_mail_context(row, asked, variant, product_name,
+                                                              held_until if hold else None),
+                language=row.language, purpose="service" if asked else "marketing"))
+            mailed.append(row.id)
+        for wait_id, result in zip(mailed, enqueue_many(session, mail, settings=settings, clock=lambda: now),
+                                   strict=True):
+            outcome["notified" if result.status in ("queued", "duplicate") else "unreachable"].append(wait_id)
         _close(session, restock, outcome, now)
         if holds:
             made = len(session.execute(_insert(session)(Hold).values(holds).on_conflict_do_nothing(
