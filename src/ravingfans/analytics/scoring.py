@@ -127,7 +127,10 @@ def score_customers(summary: pl.DataFrame, options: ScoringOptions | None = None
                                                "monetary_value", "total_spend", "purchases"], table="summary")
     notes: list[str] = []
     # Customers sharing (frequency, recency, T) share every purchase figure: fit and evaluate once per row.
-    histories = summary.group_by("frequency", "recency", "T").agg(pl.len().alias("count"))
+    # Sorted: Polars gives groups in no fixed order, and the fit's sums (hence, on the edge of fitting at all, its
+    # verdict) must not depend on it: the same orders always give the same scores.
+    histories = summary.group_by("frequency", "recency", "T").agg(pl.len().alias("count")).sort(
+        "frequency", "recency", "T")
     # The spend model and the RFM segments need nothing from the purchase model: they run on the second
     # core meanwhile (NumPy and SciPy's special functions release the GIL in their loops, Polars works in
     # its own threads); on 10 million orders this takes ~0.35 s off the wall time.
@@ -168,7 +171,7 @@ def _fit_spend(scored: pl.DataFrame, opts: ScoringOptions,
                notes: list[str]) -> tuple[GammaGammaFit | None, IndependenceCheck | None]:
     """Gamma-Gamma on repeat buyers with positive spend, and its independence check."""
     repeat = (scored.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
-              .group_by("frequency", "monetary_value").agg(pl.len().alias("count")))
+              .group_by("frequency", "monetary_value").agg(pl.len().alias("count")).sort("frequency", "monetary_value"))
     if repeat.height == 0:
         notes.append("No repeat buyer has a positive spend; expected spend is each customer's mean spend.")
         return None, None
