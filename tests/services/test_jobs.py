@@ -346,6 +346,8 @@ def test_outbox_job_delivers_and_fails_while_the_mail_server_is_down(db: Databas
     assert len(smtp.sink.messages) == 3
     with db.session() as s:
         assert set(s.scalars(select(OutboxMessage.status))) == {"sent"}
+    [quiet] = run_due_jobs(db, up, clock=fixed(T0 + timedelta(minutes=2)))  # a minute with nothing queued
+    assert quiet.idle and quiet.summary == "Nothing to do." and len(smtp.sink.messages) == 3
 
 
 def test_rules_job_evaluates_the_rules_with_the_workers_clock(db: Database, database_url: str) -> None:
@@ -359,7 +361,7 @@ def test_campaigns_job_closes_due_campaigns(db: Database, database_url: str) -> 
     pytest.importorskip("ravingfans.services.campaigns",
                         reason="services/campaigns.py (the campaigns part of #6) is not there yet")
     result = run_job(db, _settings(database_url, job_campaigns_minutes=60), "campaigns", clock=fixed(T0))
-    assert (result.status, result.summary) == ("ok", "Closed 0 campaign(s) whose window ended.")
+    assert (result.status, result.summary, result.idle) == ("ok", "Nothing to do.", True)
 
 
 def test_holds_job_releases_expired_holds(db: Database, database_url: str) -> None:
@@ -379,8 +381,40 @@ def test_holds_job_releases_expired_holds(db: Database, database_url: str) -> No
         s.add(Hold(customer_id=customer.id, variant_id=variant.id, created_at=T0, expires_at=T0 + timedelta(days=7)))
     settings = _settings(database_url, job_holds_minutes=15)
     early = run_job(db, settings, "holds", clock=fixed(T0 + timedelta(days=6)))
-    assert early.ok and early.summary.startswith("Released 0 expired hold(s)")
+    assert early.idle and early.summary == "Nothing to do."  # the worker prints no line for it
     late = run_job(db, settings, "holds", clock=fixed(T0 + timedelta(days=7, minutes=1)))
-    assert late.ok and late.summary.startswith("Released 1 expired hold(s)"), late.summary
+    assert late.ok and not late.idle and late.summary.startswith("Released 1 expired hold(s)"), late.summary
     with db.session() as s:
         assert s.scalar(select(Hold.release_reason)) == "expired"
+
+
+def test_a_job_longer_than_its_lease_keeps_it(db: Database, database_url: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The clock runs 600x fast: the job's 0.3 s is three minutes, three times its one-minute lease. The heartbeat
+    # (shortened from 20 s to 0.02 s) keeps the lease ahead, so no other worker may take the job meanwhile.
+    from ravingfans.services import jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "_renew_every", lambda _lease: 0.02)
+    began = time.monotonic()
+
+    def fast() -> datetime:
+        return T0 + timedelta(seconds=600 * (time.monotonic() - began))
+
+    seen: list[str | None] = []
+
+    def long_job(database: Database, settings: Settings, clock: Clock) -> str:
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            seen.append(job_states(database, settings, clock=clock, jobs=jobs)[0].running_by)
+        assert run_due_jobs(database, settings, clock=clock, owner="w2", jobs=jobs) == []  # not due for w2
+        return "long done"
+
+    jobs = {"b": Job("b", long_job, "job_rules_minutes")}
+    settings = Settings(database_url=database_url, _env_file=None, job_lease_minutes=1,
+                        **{**OFF, "job_rules_minutes": 60})
+    result = run_due_jobs(db, settings, clock=fast, owner="w1", jobs=jobs)
+    assert [r.summary for r in result] == ["long done"]
+    assert fast() - T0 > timedelta(minutes=2) and seen and set(seen) == {"w1"}
+    row = _row(db, "b")
+    assert row is not None and row.lease_owner is None and row.runs == 1 and row.last_status == "ok"

@@ -104,8 +104,8 @@ def worker() -> None:
                 stop_scheduler()  # the stop signal was swallowed inside the scheduler: leave its loop now
                 return
             try:
-                run_due_jobs(db, settings, owner=owner, on_result=lambda r: _say(r, zone=settings.zone),
-                             should_stop=stopping.is_set)
+                run_due_jobs(db, settings, owner=owner, should_stop=stopping.is_set,
+                             on_result=lambda r: None if r.idle else _say(r, zone=settings.zone))
             except Exception as exc:  # noqa: BLE001 - the worker keeps going; the next poll tries again
                 log.exception("run_due_jobs failed")
                 info(f"Could not run the jobs ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "

@@ -15,7 +15,10 @@ committed row, finds a live lease and changes nothing. So the same statement is 
 ``SELECT ... FOR UPDATE SKIP LOCKED`` is not needed: skipping would save that wait, nothing more.
 
 The job then runs in its own transaction(s) and its outcome is written in another, only while the lease is
-still this worker's. A worker killed at any point leaves a lease that runs out after ``job_lease_minutes``;
+still this worker's. While it runs, a heartbeat thread pushes the lease forward every third of its length (only
+while this worker still holds it), so a job that runs longer than ``job_lease_minutes`` (a first scoring of
+millions of orders) is not taken for dead and run again by another worker. A worker killed at any point stops
+its heartbeat with it and leaves a lease that runs out after ``job_lease_minutes``;
 the next worker then runs the job again. That is safe because every job is idempotent by unique keys (tasks by
 ``dedupe_key``, mail by outbox ``key``, restock notices once per restock, campaigns closed once; a repeated
 ``score`` only adds a second snapshot of the same day, and the newest is the one used). A failed job
@@ -28,9 +31,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -50,6 +55,8 @@ log.addHandler(logging.NullHandler())  # tracebacks reach a configured log, neve
 
 RETRY_AFTER = timedelta(minutes=5)
 MAX_SUMMARY = 1000
+NOTHING_DONE = "Nothing to do."
+"""The summary of a run that found no work (the worker prints no line for it; `ravingfans jobs` still shows it)."""
 JobStatus = Literal["ok", "failed"]
 JobFunction = Callable[[Database, Settings, Clock], str]
 
@@ -84,6 +91,11 @@ class JobResult:
     def ok(self) -> bool:
         """Whether the job succeeded."""
         return self.status == "ok"
+
+    @property
+    def idle(self) -> bool:
+        """Whether the run succeeded and found nothing to do (a quiet minute of the outbox, say)."""
+        return self.ok and self.summary == NOTHING_DONE
 
     def line(self) -> str:
         """One line for people: name, status, seconds, summary."""
@@ -143,7 +155,7 @@ def _campaigns(database: Database, settings: Settings, clock: Clock) -> str:
 
     with database.session(write=True) as session:
         closed = close_due_campaigns(session, settings, clock=clock)
-    return f"Closed {closed} campaign(s) whose window ended."
+    return f"Closed {closed} campaign(s) whose window ended." if closed else NOTHING_DONE
 
 
 def _holds(database: Database, settings: Settings, clock: Clock) -> str:
@@ -154,6 +166,8 @@ def _holds(database: Database, settings: Settings, clock: Clock) -> str:
         expired = expire_holds(session, clock=clock)
     with database.session(write=True) as session:
         fanned = fan_out_restocks(session, settings, clock=clock)
+    if not expired and not fanned:
+        return NOTHING_DONE
     return f"Released {expired} expired hold(s); queued {fanned} back-in-stock e-mail(s)."
 
 
@@ -164,7 +178,7 @@ def _outbox(database: Database, settings: Settings, clock: Clock) -> str:
     report = send_pending(database, settings, clock=clock)
     if report.error:
         raise JobFailed(f"{report.summary()} Stopped: {report.error} The messages not tried stay queued.")
-    return report.summary()
+    return report.summary() if report.claimed else NOTHING_DONE
 
 
 #: Every job, in the order a worker runs those due together (fresh scores before rules, the outbox last).
@@ -257,13 +271,49 @@ def _release_quietly(database: Database, name: str, owner: str) -> None:
         log.debug("could not release the lease of job %s", name, exc_info=True)
 
 
+def _renew_every(lease: timedelta) -> float:
+    """Seconds between two renewals of a running job's lease: a third of the lease, so two may fail in a row."""
+    return max(1.0, lease.total_seconds() / 3)
+
+
+@contextmanager
+def _lease_kept(database: Database, name: str, owner: str, lease: timedelta, clock: Clock) -> Iterator[None]:
+    """Renew the job's lease in a background thread while the block runs, as long as this worker holds it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(_renew_every(lease)):
+            try:
+                with database.session(write=True) as session:
+                    held = session.execute(update(ScheduledJob).where(
+                        ScheduledJob.name == name, ScheduledJob.lease_owner == owner).values(
+                        lease_until=clock() + lease).execution_options(synchronize_session=False)).rowcount
+            except Exception:  # noqa: BLE001 - e.g. SQLite busy under the job's own long write: try next beat
+                log.warning("could not renew the lease of job %s; trying again in %.0f s", name,
+                            _renew_every(lease), exc_info=True)
+                continue
+            if not held:  # another worker holds it now (this one was frozen past its lease): stop renewing
+                log.warning("job %s: the lease passed to another worker; no longer renewing it", name)
+                return
+
+    beater = threading.Thread(target=beat, name=f"lease-{name}", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join()
+
+
 def _run_claimed(database: Database, settings: Settings, job: Job, owner: str, started: datetime,
                  clock: Clock) -> JobResult:
-    """Run a job this worker holds and record how it went; a failure is recorded, logged and retried later."""
+    """Run a job this worker holds (its lease kept alive meanwhile) and record how it went; a failure is recorded,
+    logged and retried later."""
     interval = job.interval(settings)
     began = time.monotonic()
     try:
-        summary = " ".join(job.run(database, settings, clock).split())[:MAX_SUMMARY]
+        with _lease_kept(database, job.name, owner, timedelta(minutes=settings.job_lease_minutes), clock):
+            summary = " ".join(job.run(database, settings, clock).split())[:MAX_SUMMARY]
         status: JobStatus = "ok"
         next_run_at = started + interval if interval else None
     except Exception as exc:  # noqa: BLE001 - one job's failure is recorded and must not stop the others
