@@ -502,3 +502,24 @@ def test_parser_refuses_scores_that_are_not_0_to_10(bad: Any) -> None:
     with pytest.raises(AnswerProblems) as caught:
         parse_answers(QUESTIONS, {"q1": bad})
     assert set(caught.value.problems) == {"q1"}
+
+
+def test_sending_to_many_costs_the_statements_of_sending_to_a_few(db: Database, conf: Settings) -> None:
+    # The invitations are queued and written in batches: the statement count does not grow with the audience.
+    from sqlcount import counted
+
+    with db.session(write=True) as s:
+        few = [add_customer(s, f"F{n}", f"f{n}@example.com") for n in range(3)]
+        many = [add_customer(s, f"M{n}", f"m{n}@example.com") for n in range(40)]
+        survey = default_survey(s).id
+
+    def statements(survey_id: int, ids: list[int]) -> int:
+        with counted(db) as seen, db.session(write=True) as s:
+            report = send_survey(s, survey_id, Audience.customers(ids), settings=conf, clock=fixed(T0))
+        assert report.counts == {"sent": len(ids)} and list(report.customer_ids) == ids
+        return len(seen)
+
+    assert statements(survey, many) == statements(survey, few)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SurveyLink)) == 43
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 43

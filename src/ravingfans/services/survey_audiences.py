@@ -31,7 +31,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
@@ -338,6 +338,26 @@ def _reason(customer: Customer, invited: set[int], recent: set[int], suppressed:
     return "sent"
 
 
+def _write_invitations(session: Session, survey: Survey, queued: Sequence[tuple[Customer, str]],
+                       expires_at: datetime, sent_by_user_id: int | None, now: datetime) -> None:
+    """The invitations, their links (by token digest) and the contact-log lines of the customers whose e-mail was
+    queued: a few multi-row INSERTs, not a few per customer (a survey may go to thousands at once)."""
+    for start in range(0, len(queued), 500):
+        chunk = queued[start:start + 500]
+        session.execute(insert(SurveyInvitation), [
+            {"survey_id": survey.id, "customer_id": customer.id, "channel": "email", "sent_at": now,
+             "expires_at": expires_at, "sent_by": sent_by_user_id} for customer, _d in chunk])
+        ids = dict(session.execute(select(SurveyInvitation.customer_id, SurveyInvitation.id).where(
+            SurveyInvitation.survey_id == survey.id,
+            SurveyInvitation.customer_id.in_([customer.id for customer, _d in chunk]))).all())
+        session.execute(insert(SurveyLink), [
+            {"token_hash": digest, "invitation_id": ids[customer.id], "created_at": now, "expires_at": expires_at}
+            for customer, digest in chunk])
+        session.execute(insert(Interaction), [
+            {"customer_id": customer.id, "occurred_at": now, "channel": "email", "kind": "other", "rating": None,
+             "note": f"Survey '{survey.name}' sent by e-mail", "created_at": now} for customer, _d in chunk])
+
+
 def send_survey(session: Session, survey_id: int, audience: Audience, *, settings: Settings, dry_run: bool = False,
                 sent_by_user_id: int | None = None, clock: Clock = utcnow) -> SendReport:
     """Invite an audience to a survey by e-mail under the rules above; a dry run only counts."""
@@ -361,25 +381,34 @@ def send_survey(session: Session, survey_id: int, audience: Audience, *, setting
     counts["not_found"] = unknown
     chosen: list[int] = []
     expires_at = _link_expiry(survey, now, settings)
+    sending: list[tuple[Customer, str, str]] = []  # (customer, link token, its digest), queued below in one batch
     for customer in customers:
         reason = _reason(customer, invited, recent, suppressed)
         if reason == "sent" and not dry_run:
             token, digest = new_token()
-            status = _enqueue(session, kind="invite", survey=survey, customer=customer, token=token,
-                              expires_at=expires_at, settings=shown, clock=lambda: now)
-            if status not in QUEUED:
-                reason = status if status in REASONS else "suppressed"
-            else:
-                invitation = SurveyInvitation(survey_id=survey.id, customer_id=customer.id, channel="email",
-                                              sent_at=now, expires_at=expires_at, sent_by=sent_by_user_id)
-                session.add(invitation)
-                session.flush()
-                session.add(SurveyLink(token_hash=digest, invitation_id=invitation.id, created_at=now,
-                                       expires_at=expires_at))
-                _log(session, customer.id, "email", f"Survey '{survey.name}' sent by e-mail", now)
+            sending.append((customer, token, digest))
+            continue
         counts[reason] = counts.get(reason, 0) + 1
         if reason == "sent":
             chosen.append(customer.id)
+    if sending:
+        from ravingfans.mail.outbox import Outgoing, enqueue_many
+
+        results = enqueue_many(session, [Outgoing(
+            key=f"survey:{survey.id}:invite:{customer.id}", customer_id=customer.id, to=customer.email or "",
+            template="survey_invitation", context=_mail_context(survey, customer, token, expires_at, shown),
+            language=best_language(customer.language), purpose="marketing") for customer, token, _d in sending],
+            settings=shown, clock=lambda: now)
+        queued: list[tuple[Customer, str]] = []
+        for (customer, _t, digest), result in zip(sending, results, strict=True):
+            if result.status in QUEUED:
+                queued.append((customer, digest))
+            else:  # consent or suppression changed since the audience was read
+                counts[result.status if result.status in REASONS else "suppressed"] += 1
+        _write_invitations(session, survey, queued, expires_at, sent_by_user_id, now)
+        counts["sent"] += len(queued)
+        sent_ids = {customer.id for customer, _d in queued}
+        chosen = [c.id for c in customers if c.id in sent_ids]
     session.flush()
     return SendReport(survey_id=survey.id, audience=audience.describe(), dry_run=dry_run,
                       counts={k: v for k, v in counts.items() if v or k == "sent"}, customer_ids=tuple(chosen))
