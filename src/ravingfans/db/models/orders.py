@@ -38,6 +38,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+        Index("ix_orders_placed_at", "placed_at"),  # the rules' daily pass: orders placed on given days
     )
 
 
