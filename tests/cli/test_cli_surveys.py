@@ -49,7 +49,7 @@ def test_send_dry_run_then_send_to_chosen_customers(run_cli: Run, cli_db: Databa
     assert run_cli(["survey", "send", *ids, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "Would send survey 1 to 1 of 3 customers" in out
-    assert "no e-mail consent: 1" in out and "no e-mail address: 1" in out
+    assert "no e-mail consent: 1" in out and "no usable e-mail address: 1" in out
     with cli_db.session() as s:
         assert s.scalars(select(OutboxMessage)).all() == []
     assert run_cli(["survey", "send", *ids]) == 0

@@ -523,3 +523,13 @@ def test_sending_to_many_costs_the_statements_of_sending_to_a_few(db: Database, 
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(SurveyLink)) == 43
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 43
+
+
+def test_a_malformed_address_is_skipped_and_the_rest_are_sent(db: Database, conf: Settings) -> None:
+    with db.session(write=True) as s:
+        good = add_customer(s, "Ana", "ana@example.com")
+        bad = add_customer(s, "Bea", "bea at example dot com")  # imported long ago; no server would take it
+        report = send_survey(s, default_survey(s).id, Audience.customers([good, bad]), settings=conf,
+                             clock=fixed(T0))
+        assert report.counts == {"sent": 1, "no_email": 1} and report.customer_ids == (good,)
+        assert [m.to_address for m in outbox(s)] == ["ana@example.com"]

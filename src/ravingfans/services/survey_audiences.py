@@ -6,9 +6,9 @@ ending then), one customer, or an explicit list of customer ids (a saved filter)
 never in an audience.
 
 The rules of :func:`send_survey`, checked in this order for each customer (the first that applies is the
-reason in the report): no e-mail address (``no_email``), no e-mail consent (``no_consent``: only
-``Customer.email_consent is True`` gets marketing e-mail), already invited to this survey
-(``already_invited``: one invitation per survey and customer), asked any survey within
+reason in the report): no usable e-mail address (``no_email``: none, or one no mail server would take), no
+e-mail consent (``no_consent``: only ``Customer.email_consent is True`` gets marketing e-mail), already invited
+to this survey (``already_invited``: one invitation per survey and customer), asked any survey within
 ``survey_interval_days`` (``asked_recently``), the address on the mail suppression list (``suppressed``).
 A dry run reports the same counts and changes nothing.
 
@@ -134,7 +134,7 @@ class SendReport:
         verb = "Would send" if self.dry_run else "Sent"
         lines = [f"{verb} survey {self.survey_id} to {self.sent} of {sum(self.counts.values())} customers "
                  f"({self.audience})."]
-        words = {"no_email": "no e-mail address", "no_consent": "no e-mail consent",
+        words = {"no_email": "no usable e-mail address", "no_consent": "no e-mail consent",
                  "already_invited": "already invited to this survey", "asked_recently": "asked recently",
                  "suppressed": "on the suppression list", "not_found": "unknown or erased"}
         lines += [f"  skipped, {words.get(k, k)}: {v}" for k, v in self.counts.items() if k != "sent" and v]
@@ -311,21 +311,19 @@ def _suppressed(session: Session, customers: Sequence[Customer]) -> set[int]:
     return {c.id for c in customers if c.email and address_digest(c.email) in listed}
 
 
-def _enqueue(session: Session, *, kind: str, survey: Survey, customer: Customer, token: str,
-             expires_at: datetime, settings: Settings, clock: Clock) -> str:
-    """Queue the invitation or reminder e-mail in the caller's transaction; the outbox's status."""
-    from ravingfans.mail import enqueue
+def _usable(address: str | None) -> bool:
+    """Whether the outbox can write to this address (one malformed address must not stop a whole send)."""
+    from ravingfans.mail.compose import check_address
 
-    template = "survey_invitation" if kind == "invite" else "survey_reminder"
-    result = enqueue(session, key=f"survey:{survey.id}:{kind}:{customer.id}", customer_id=customer.id,
-                     to=customer.email, template=template,
-                     context=_mail_context(survey, customer, token, expires_at, settings),
-                     language=best_language(customer.language), purpose="marketing", settings=settings, clock=clock)
-    return str(result.status)
+    try:
+        check_address(address or "", "to")
+    except ValidationFailed:
+        return False
+    return True
 
 
 def _reason(customer: Customer, invited: set[int], recent: set[int], suppressed: set[int]) -> str:
-    if not (customer.email or "").strip():
+    if not _usable(customer.email):
         return "no_email"
     if customer.email_consent is not True:
         return "no_consent"
@@ -448,21 +446,38 @@ def remind_due(session: Session, *, settings: Settings, survey_id: int | None = 
     suppressed = _suppressed(session, [c for _i, _s, c in rows if c.email_consent is True])
     counts = dict.fromkeys(("sent", "no_email", "no_consent", "suppressed"), 0)
     chosen: list[int] = []
+    reminding: list[tuple[Survey, Customer, str, datetime]] = []  # queued below in one batch
     for invitation, survey, customer in rows:
         reason = _reason(customer, set(), set(), suppressed)
         if reason == "sent" and not dry_run:
             expires_at = _link_expiry(survey, now, settings)
             token = _add_link(session, invitation, expires_at, now)
-            status = _enqueue(session, kind="remind", survey=survey, customer=customer, token=token,
-                              expires_at=expires_at, settings=shown, clock=lambda: now)
-            invitation.reminded_at = now  # also when the outbox refused it: at most one try per invitation
-            if status in QUEUED:
-                _log(session, customer.id, "email", f"Survey '{survey.name}' reminder sent by e-mail", now)
-            else:
-                reason = "suppressed"
+            invitation.reminded_at = now  # also when the outbox refuses it: at most one try per invitation
+            reminding.append((survey, customer, token, expires_at))
+            continue
         counts[reason] = counts.get(reason, 0) + 1
         if reason == "sent":
             chosen.append(customer.id)
+    if reminding:
+        from ravingfans.mail.outbox import Outgoing, enqueue_many
+
+        results = enqueue_many(session, [Outgoing(
+            key=f"survey:{survey.id}:remind:{customer.id}", customer_id=customer.id, to=customer.email or "",
+            template="survey_reminder", context=_mail_context(survey, customer, token, expires_at, shown),
+            language=best_language(customer.language), purpose="marketing")
+            for survey, customer, token, expires_at in reminding], settings=shown, clock=lambda: now)
+        logged = []
+        for (survey, customer, _t, _e), result in zip(reminding, results, strict=True):
+            if result.status in QUEUED:
+                counts["sent"] += 1
+                chosen.append(customer.id)
+                logged.append({"customer_id": customer.id, "occurred_at": now, "channel": "email", "kind": "other",
+                               "rating": None, "note": f"Survey '{survey.name}' reminder sent by e-mail",
+                               "created_at": now})
+            else:
+                counts["suppressed"] += 1
+        if logged:
+            session.execute(insert(Interaction), logged)
     session.flush()
     return RemindReport(dry_run=dry_run, counts={k: v for k, v in counts.items() if v or k == "sent"},
                         customer_ids=tuple(chosen))

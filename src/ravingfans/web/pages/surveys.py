@@ -36,7 +36,7 @@ KIND_LABELS = {"nps": "0–10: how likely to recommend (NPS)", "csat": "1–5 sa
                "rank": "Pick and rank (choices below)", "yesno": "Yes or no"}
 AUDIENCE_LABELS = {"slipping": "Slipping fans", "fans": "Current fans", "segment": "A segment",
                    "recent_buyers": "Recent buyers, some days after a purchase"}
-REASON_LABELS = {"sent": "Would be asked", "no_email": "No e-mail address", "no_consent": "No e-mail consent",
+REASON_LABELS = {"sent": "Would be asked", "no_email": "No usable e-mail address", "no_consent": "No e-mail consent",
                  "already_invited": "Already asked this survey", "asked_recently": "Asked another survey recently",
                  "suppressed": "On the do-not-mail list", "not_found": "Unknown or erased"}
 SAVED = {"created": "Survey created (a draft): open it to take answers.", "opened": "Survey opened.",
@@ -44,7 +44,7 @@ SAVED = {"created": "Survey created (a draft): open it to take answers.", "opene
 ANSWER_CHANNELS = ("store", "phone")
 MAX_OPEN_FORMS = 5
 INVITE_OUTCOMES = {"sent": "Survey e-mail queued: it goes out with the next `ravingfans outbox send`.",
-                   "no_email": "Not asked: there is no e-mail address on the record.",
+                   "no_email": "Not asked: there is no usable e-mail address on the record.",
                    "no_consent": "Not asked: they have not agreed to e-mail. Offer a personal link instead.",
                    "already_invited": "Not asked again: they were already invited to this survey.",
                    "asked_recently": "Not asked: they answered or were asked another survey recently.",
