@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mail"))  # the SMTP test server lives with the mail tests
+from helpers_mail import queue_receipts  # noqa: E402
 from smtp_sink import SmtpServer, Stall, free_port, running_smtp  # noqa: E402
 
 from ravingfans.clock import utcnow  # noqa: E402
 from ravingfans.config import Settings  # noqa: E402
 from ravingfans.db import Database  # noqa: E402
-from ravingfans.db.models import Customer, OutboxMessage, ScheduledJob  # noqa: E402
-from ravingfans.mail import enqueue, message_id_for  # noqa: E402
+from ravingfans.db.models import OutboxMessage, ScheduledJob  # noqa: E402
+from ravingfans.mail import message_id_for  # noqa: E402
 from ravingfans.services.jobs import job_states, run_due_jobs  # noqa: E402
 
 Run = Callable[[list[str]], int]
@@ -47,18 +48,7 @@ def _env(database_url: str, smtp: SmtpServer, **extra: str) -> dict[str, str]:
 
 def _queue(db: Database, database_url: str, n: int) -> list[str]:
     """n service messages in the outbox; their keys."""
-    settings = Settings(database_url=database_url, mail_from=SENDER, _env_file=None)
-    keys = []
-    with db.session(write=True) as s:
-        for i in range(n):
-            customer = Customer(first_name=f"C{i}", email=f"c{i}@example.com", created_at=T0, updated_at=T0)
-            s.add(customer)
-            s.flush()
-            keys.append(f"receipt:{i}")
-            enqueue(s, key=keys[-1], customer_id=customer.id, to=customer.email, template="message",
-                    context={"subject": f"Receipt {i}", "body": "Thanks"}, language=None, purpose="service",
-                    settings=settings, clock=lambda: T0)
-    return keys
+    return queue_receipts(db, database_url, n, sender=SENDER, at=T0)
 
 
 def _statuses(db: Database) -> set[str]:

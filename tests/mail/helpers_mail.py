@@ -38,3 +38,19 @@ def queue(db: Database, settings: Settings, customer_id: int | None, to: str, *,
         return enqueue(s, key=key, customer_id=customer_id, to=to, template=template,
                        context=context if context is not None else survey_context(), language=language,
                        purpose=purpose, settings=settings, clock=lambda: T0)  # type: ignore[arg-type]
+
+
+def queue_receipts(db: Database, database_url: str, n: int, *, sender: str, at: datetime = T0) -> list[str]:
+    """n customers, each with one service message (a receipt) queued at ``at``; the messages' keys."""
+    settings = Settings(database_url=database_url, mail_from=sender, _env_file=None)
+    keys = []
+    with db.session(write=True) as s:
+        for i in range(n):
+            customer = Customer(first_name=f"C{i}", email=f"c{i}@example.com", created_at=at, updated_at=at)
+            s.add(customer)
+            s.flush()
+            keys.append(f"receipt:{i}")
+            enqueue(s, key=keys[-1], customer_id=customer.id, to=customer.email, template="message",
+                    context={"subject": f"Receipt {i}", "body": "Thanks"}, language=None, purpose="service",
+                    settings=settings, clock=lambda: at)
+    return keys

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mail"))  # the SMTP test server lives with the mail tests
+from helpers_mail import queue_receipts  # noqa: E402
 from smtp_sink import SmtpServer, free_port, running_smtp  # noqa: E402
 
 from ravingfans.clock import Clock, fixed  # noqa: E402
@@ -22,7 +23,6 @@ from ravingfans.config import Settings  # noqa: E402
 from ravingfans.db import Database  # noqa: E402
 from ravingfans.db.models import Customer, OutboxMessage, ScheduledJob, ScoreRun  # noqa: E402
 from ravingfans.errors import Conflict, ValidationFailed  # noqa: E402
-from ravingfans.mail import enqueue  # noqa: E402
 from ravingfans.services.jobs import JOBS, Job, JobFailed, job_states, run_due_jobs, run_job  # noqa: E402
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -308,22 +308,6 @@ def test_score_job_stores_a_snapshot_and_waits_for_orders(db: Database, database
     assert results[0].summary.startswith(f"Scored {run.customers:,} customers as of {run.observation_end}")
 
 
-def _queue_mail(db: Database, database_url: str, n: int) -> list[str]:
-    """n service messages in the outbox; their keys."""
-    settings = Settings(database_url=database_url, mail_from="hello@shoe.example", _env_file=None)
-    keys = []
-    with db.session(write=True) as s:
-        for i in range(n):
-            customer = Customer(first_name=f"C{i}", email=f"c{i}@example.com", created_at=T0, updated_at=T0)
-            s.add(customer)
-            s.flush()
-            keys.append(f"receipt:{i}")
-            enqueue(s, key=keys[-1], customer_id=customer.id, to=customer.email, template="message",
-                    context={"subject": f"Receipt {i}", "body": "Thanks"}, language=None, purpose="service",
-                    settings=settings, clock=lambda: T0)
-    return keys
-
-
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     """A real SMTP server for this test."""
@@ -333,7 +317,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 def test_outbox_job_delivers_and_fails_while_the_mail_server_is_down(db: Database, database_url: str,
                                                                       smtp: SmtpServer) -> None:
-    _queue_mail(db, database_url, 3)
+    queue_receipts(db, database_url, 3, sender="hello@shoe.example", at=T0)
     down = _settings(database_url, job_outbox_minutes=1).model_copy(update={
         "smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_timeout_seconds": 2,
         "mail_from": "hello@shoe.example"})

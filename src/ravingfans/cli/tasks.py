@@ -11,7 +11,7 @@ import re
 import sys
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ravingfans.config import Settings
+    from ravingfans.services.rules import RuleInfo
 
 
 E164 = re.compile(r"^\+[1-9]\d{5,14}$")  # a phone number as stored: safe in a spreadsheet as it is
@@ -111,18 +112,23 @@ def rules_list() -> None:
     stdout.print(table, markup=False, highlight=False)
 
 
-def _switch(name: str, enabled: bool) -> None:
+def _update_rule(name: str, **changes: Any) -> tuple[RuleInfo, str]:
+    """Change a rule (switch or settings) in one transaction; the rule as saved, and its settings in words."""
     from ravingfans.services.rules import update_rule
 
     settings = context.settings()
     db = context.database()
     try:
         with db.session(write=True) as session:
-            rule = update_rule(session, name, enabled=enabled)
-            currency = _business(session, settings).currency
+            rule = update_rule(session, name, **changes)
+            return rule, rule.describe_params(_business(session, settings).currency)
     finally:
         db.dispose()
-    info(f"Rule {rule.name} is switched {'on' if enabled else 'off'} ({rule.describe_params(currency)}).")
+
+
+def _switch(name: str, enabled: bool) -> None:
+    rule, described = _update_rule(name, enabled=enabled)
+    info(f"Rule {rule.name} is switched {'on' if enabled else 'off'} ({described}).")
 
 
 def rules_enable(name: str = typer.Argument(..., help="The rule, e.g. courtesy_call (see `ravingfans rules list`).")
@@ -142,8 +148,6 @@ def rules_set(
                                        help="New settings, e.g. days=10 or min_amount=100 (blank or 'any' clears)."),
 ) -> None:
     """Tune a follow-up rule: `ravingfans rules set courtesy_call days=10 category=Shoes`."""
-    from ravingfans.services.rules import update_rule
-
     changes: dict[str, str] = {}
     for pair in values:
         key, sep, value = pair.partition("=")
@@ -151,15 +155,8 @@ def rules_set(
             raise ValidationFailed(f"{pair!r}: write KEY=VALUE, e.g. days=10 (see `ravingfans rules list`).",
                                    field="values")
         changes[key.strip()] = value
-    settings = context.settings()
-    db = context.database()
-    try:
-        with db.session(write=True) as session:
-            rule = update_rule(session, name, params=changes)
-            currency = _business(session, settings).currency
-    finally:
-        db.dispose()
-    info(f"Rule {rule.name} ({'on' if rule.enabled else 'off'}): {rule.describe_params(currency)}.")
+    rule, described = _update_rule(name, params=changes)
+    info(f"Rule {rule.name} ({'on' if rule.enabled else 'off'}): {described}.")
 
 
 def rules_run(only: str | None = typer.Option(None, "--only", help="Run just this rule (it must be switched on).")

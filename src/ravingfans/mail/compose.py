@@ -100,6 +100,16 @@ def check_address(address: str, field: str = "to") -> str:
     return cleaned
 
 
+def can_send_to(address: str | None) -> bool:
+    """Whether :func:`check_address` takes this address: callers that mail many customers skip the ones it would
+    refuse (an address imported long ago that no server would take) instead of stopping."""
+    try:
+        check_address(address or "", "to")
+    except ValidationFailed:
+        return False
+    return True
+
+
 def message_id_for(key: str, mail_from: str) -> str:
     """The stable Message-ID of the outbox key: the same key always gives the same id (resends dedupe on it)."""
     domain = mail_from.rsplit("@", 1)[-1].strip() or "localhost"

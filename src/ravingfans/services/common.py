@@ -60,14 +60,16 @@ FIELD_LABELS = {
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, Any] | None = None) -> _Model:
-    """Build ``model`` from ``data``; the first problem becomes a ValidationFailed naming its field."""
+def validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, Any] | None = None, *,
+              labels: Mapping[str, str] | None = None) -> _Model:
+    """Build ``model`` from ``data``; the first problem becomes a ValidationFailed naming its field (by ``labels``
+    first, then :data:`FIELD_LABELS`)."""
     try:
         return model.model_validate(dict(data), context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else None
-        label = FIELD_LABELS.get(field or "", field or "Input")
+        label = (labels or {}).get(field or "") or FIELD_LABELS.get(field or "", field or "Input")
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ValidationFailed(f"{label}: {message}", field=field) from None
 

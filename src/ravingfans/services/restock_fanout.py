@@ -21,7 +21,6 @@ from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
 from ravingfans.db.models import Customer, Product, ProductVariant
 from ravingfans.db.models.stock import Hold, Restock, StockWait
-from ravingfans.errors import ValidationFailed
 from ravingfans.services.restock_holds import held_units
 
 MAIL_TEMPLATE = "back_in_stock"
@@ -83,19 +82,6 @@ def _mail_context(customer: Any, asked: bool, variant: ProductVariant, product_n
             "asked": asked, "held_until": held_until}
 
 
-def _sendable(address: str | None) -> bool:
-    """Whether the outbox can write to this address (a customer's bad address is theirs, not a reason to stop)."""
-    from ravingfans.mail.compose import check_address
-
-    if not address:
-        return False
-    try:
-        check_address(address, "to")
-    except ValidationFailed:
-        return False
-    return True
-
-
 def _close(session: Session, restock: Restock, outcome: dict[str, list[int]], now: datetime) -> None:
     """Close a batch's waits, one UPDATE per outcome."""
     for reason, ids in outcome.items():
@@ -124,6 +110,7 @@ def _open_waits(session: Session, variant_id: int, after: tuple[datetime, int] |
 def _fan_out_one(session: Session, settings: Settings, restock: Restock, report: FanOutReport, now: datetime,
                  batch_size: int) -> None:
     """Tell every open wait of the restock's variant, hold what stock allows, and mark the restock done."""
+    from ravingfans.mail.compose import can_send_to
     from ravingfans.mail.outbox import Outgoing, enqueue_many
 
     variant = _claim_variant(session, restock.variant_id)
@@ -162,7 +149,7 @@ def _fan_out_one(session: Session, settings: Settings, restock: Restock, report:
                 capacity -= 1
                 holds.append({"customer_id": row.cid, "variant_id": variant.id, "restock_id": restock.id,
                               "quantity": 1, "created_at": now, "expires_at": expires})
-            if not _sendable(row.email):
+            if not can_send_to(row.email):
                 outcome["unreachable"].append(row.id)
                 continue
             mail.append(Outgoing(

@@ -289,6 +289,14 @@ def _add_link(session: Session, invitation: SurveyInvitation, expires_at: dateti
     return token
 
 
+def _log_many(session: Session, notes: Sequence[tuple[int, str]], channel: str, now: datetime) -> None:
+    """Contact-log lines ``(customer_id, note)`` in one INSERT (a send may reach thousands)."""
+    if notes:
+        session.execute(insert(Interaction), [
+            {"customer_id": customer_id, "occurred_at": now, "channel": channel, "kind": "other", "rating": None,
+             "note": note, "created_at": now} for customer_id, note in notes])
+
+
 def _log(session: Session, customer_id: int, channel: str, note: str, now: datetime) -> None:
     session.add(Interaction(customer_id=customer_id, occurred_at=now, channel=channel, kind="other", rating=None,
                             note=note, created_at=now))
@@ -311,19 +319,10 @@ def _suppressed(session: Session, customers: Sequence[Customer]) -> set[int]:
     return {c.id for c in customers if c.email and address_digest(c.email) in listed}
 
 
-def _usable(address: str | None) -> bool:
-    """Whether the outbox can write to this address (one malformed address must not stop a whole send)."""
-    from ravingfans.mail.compose import check_address
-
-    try:
-        check_address(address or "", "to")
-    except ValidationFailed:
-        return False
-    return True
-
-
 def _reason(customer: Customer, invited: set[int], recent: set[int], suppressed: set[int]) -> str:
-    if not _usable(customer.email):
+    from ravingfans.mail.compose import can_send_to
+
+    if not can_send_to(customer.email):  # none, or one no server would take: one bad address never stops a send
         return "no_email"
     if customer.email_consent is not True:
         return "no_consent"
@@ -351,9 +350,8 @@ def _write_invitations(session: Session, survey: Survey, queued: Sequence[tuple[
         session.execute(insert(SurveyLink), [
             {"token_hash": digest, "invitation_id": ids[customer.id], "created_at": now, "expires_at": expires_at}
             for customer, digest in chunk])
-        session.execute(insert(Interaction), [
-            {"customer_id": customer.id, "occurred_at": now, "channel": "email", "kind": "other", "rating": None,
-             "note": f"Survey '{survey.name}' sent by e-mail", "created_at": now} for customer, _d in chunk])
+        _log_many(session, [(customer.id, f"Survey '{survey.name}' sent by e-mail") for customer, _d in chunk],
+                  "email", now)
 
 
 def send_survey(session: Session, survey_id: int, audience: Audience, *, settings: Settings, dry_run: bool = False,
@@ -466,18 +464,15 @@ def remind_due(session: Session, *, settings: Settings, survey_id: int | None = 
             template="survey_reminder", context=_mail_context(survey, customer, token, expires_at, shown),
             language=best_language(customer.language), purpose="marketing")
             for survey, customer, token, expires_at in reminding], settings=shown, clock=lambda: now)
-        logged = []
+        logged: list[tuple[int, str]] = []
         for (survey, customer, _t, _e), result in zip(reminding, results, strict=True):
             if result.status in QUEUED:
                 counts["sent"] += 1
                 chosen.append(customer.id)
-                logged.append({"customer_id": customer.id, "occurred_at": now, "channel": "email", "kind": "other",
-                               "rating": None, "note": f"Survey '{survey.name}' reminder sent by e-mail",
-                               "created_at": now})
+                logged.append((customer.id, f"Survey '{survey.name}' reminder sent by e-mail"))
             else:
                 counts["suppressed"] += 1
-        if logged:
-            session.execute(insert(Interaction), logged)
+        _log_many(session, logged, "email", now)
     session.flush()
     return RemindReport(dry_run=dry_run, counts={k: v for k, v in counts.items() if v or k == "sent"},
                         customer_ids=tuple(chosen))

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import BigInteger, Float, case, cast, func, literal, null, select, text, type_coerce, union_all
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, CustomerScore, Employee, Mention, Order
 from ravingfans.db.types import from_minor
 from ravingfans.errors import NotFound, ValidationFailed
-from ravingfans.services.common import get_customer
+from ravingfans.services.common import get_customer, validated
 from ravingfans.services.customers import CustomerLink
 from ravingfans.services.inputs import MAX_ID, clean_text, to_utc
 from ravingfans.services.relationship import referrals
@@ -159,14 +159,7 @@ class MentionCreate(BaseModel):
 
 def parse_mention(data: Mapping[str, Any], *, zone: tzinfo = UTC) -> MentionCreate:
     """Validate raw mention input (a form, the CLI, a JSON body); the first problem is a ValidationFailed naming it."""
-    try:
-        return MentionCreate.model_validate(dict(data), context={"zone": zone})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else None
-        label = _LABELS.get(field or "", field or "Input")
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ValidationFailed(f"{label}: {message}", field=field) from None
+    return validated(MentionCreate, data, context={"zone": zone}, labels=_LABELS)
 
 
 # ----------------------------------------------------------------------------------------------
