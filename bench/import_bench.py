@@ -123,7 +123,7 @@ def child_import(url: str, path: str) -> dict[str, Any]:
     patch(importer, "iter_batches", lambda fn: timed_batches)
     patch(importer, "check_batch", timer("stage: validate"))
     patch(importer, "_derive_orders", timer("stage: derive + hash"))
-    patch(staging, "load", timer("stage: load staging"))
+    patch(staging, "load", timer("stage: load staging (a second thread, overlapping the above)"))
     patch(importer, "_stage", lambda fn: _peak_after(rss, "after stage", _timed(phases, "stage (total)", fn)))
     patch(merge, "check_orders", timer("merge: check_orders"))
     patch(merge, "_build_order_heads", timer("merge: build heads"))

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from helpers_import import count, run_import, write
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlcount import counted
 
 from ravingfans.db.models import Customer, Employee, Order, OrderLine, ProductVariant
 from ravingfans.errors import ImportFailed
+from ravingfans.ingest import merge
 from ravingfans.ingest.layouts import SHOPIFY_ORDER_HEADER
 
 ORDERS = """order_id,ordered_at,customer_id,email,first_name,last_name,employee,channel,sku,product_name,quantity,unit_price,discount,kind
@@ -154,3 +156,38 @@ def test_shopify_customers_export(db, settings, tmp_path: Path) -> None:
         ann = s.scalars(select(Customer)).one()
     assert (ann.city, ann.country, ann.phone, ann.tags, ann.notes, ann.email_consent) == (
         "Portland", "US", "+15035550101", ["vip", "boots"], "Prefers wide fit", True)
+
+
+def _line_keys(db) -> list[tuple[str, str, str | None]]:
+    """The order lines' foreign keys as the database has them: (name, referred table, on delete)."""
+    keys = inspect(db.engine).get_foreign_keys("order_lines")
+    return sorted((k["name"], k["referred_table"], (k.get("options") or {}).get("ondelete")) for k in keys)
+
+
+def test_everyday_import_keeps_the_per_row_key_checks(db, settings, tmp_path: Path) -> None:
+    with counted(db) as statements:
+        run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders")
+    assert not [s for s in statements if "CONSTRAINT" in s]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_bulk_load_checks_line_keys_as_a_set_and_puts_them_back(db, settings, tmp_path: Path, monkeypatch,
+                                                                   dry_run: bool) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL checks a key with one query per row")
+    before = _line_keys(db)
+    monkeypatch.setattr(merge, "BULK_LINES", 1)
+    with counted(db) as statements:
+        run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders", dry_run=dry_run)
+    assert [s.split()[3:5] for s in statements if "CONSTRAINT" in s] == [
+        ["DROP", "CONSTRAINT"], ["DROP", "CONSTRAINT"], ["ADD", "CONSTRAINT"], ["ADD", "CONSTRAINT"]]
+    assert _line_keys(db) == before == [
+        ("fk_order_lines_order_id_orders", "orders", "CASCADE"),
+        ("fk_order_lines_variant_id_product_variants", "product_variants", "SET NULL")]
+    assert count(db, OrderLine) == (0 if dry_run else 4)
+    if not dry_run:
+        assert [(ln.line_no, ln.sku) for ln in lines(db, "O1")] == [(1, "SKU1"), (2, "SKU2")]
+        # a smaller load than the ledger it lands in keeps the per-row checks (and the readers unblocked)
+        with counted(db) as statements:
+            run_import(db, settings, write(tmp_path / "p.csv", ORDERS.replace("O1,", "O9,")), "orders")
+        assert not [s for s in statements if "CONSTRAINT" in s]

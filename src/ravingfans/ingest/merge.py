@@ -9,11 +9,15 @@ twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from ravingfans.db.models import OrderLine
 from ravingfans.ingest.staging import STAGE_TABLE
 from ravingfans.services import restock, restock_holds
 
@@ -259,7 +263,7 @@ def build_order_heads(conn: Connection) -> None:
     conn.execute(text("""CREATE TEMPORARY TABLE stg_heads AS
         SELECT h.*, a.n_lines, a.lines_hash, a.lines_total, CAST(NULL AS BIGINT) AS cust,
                CAST(NULL AS BIGINT) AS emp, CAST(NULL AS BIGINT) AS order_pk, CAST(NULL AS BIGINT) AS old_hash,
-               0 AS write_lines
+               1 AS write_lines
         FROM stg_orders h
         JOIN (SELECT order_id, MIN(src_row) AS r FROM stg_orders WHERE header_hash IS NOT NULL GROUP BY order_id) f
           ON h.src_row = f.r
@@ -341,10 +345,11 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
                  {"now": stamp, "b": before_p})
 
     content = "(stg_heads.header_hash + stg_heads.lines_hash + stg_heads.n_lines)"
-    conn.execute(text("""UPDATE stg_heads SET order_pk = o.id, old_hash = o.content_hash FROM orders o
-        WHERE o.source = :src AND o.external_id = stg_heads.order_id"""), {"src": source})
-    conn.execute(text(f"""UPDATE stg_heads SET write_lines = CASE
-        WHEN order_pk IS NULL OR old_hash IS NULL OR old_hash <> {content} THEN 1 ELSE 0 END"""))
+    # New orders keep write_lines = 1 from build_order_heads; known ones are compared here, in the same pass
+    # (a second UPDATE of every head cost ~3 s per million lines on PostgreSQL, which rewrites each row).
+    conn.execute(text(f"""UPDATE stg_heads SET order_pk = o.id, old_hash = o.content_hash,
+            write_lines = CASE WHEN o.content_hash IS NULL OR o.content_hash <> {content} THEN 1 ELSE 0 END
+        FROM orders o WHERE o.source = :src AND o.external_id = stg_heads.order_id"""), {"src": source})
     analyze(conn, "stg_heads")  # the updates above changed what the planner should know
     counts.created = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE order_pk IS NULL")
     counts.updated = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE order_pk IS NOT NULL AND write_lines = 1")
@@ -363,19 +368,61 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
                stg_heads.location, stg_heads.status, stg_heads.cancelled_at, {total}, {content}
         FROM stg_heads WHERE stg_heads.order_pk IS NULL ORDER BY stg_heads.src_row"""), {"src": source})
     analyze(conn, "orders")  # just filled in this transaction: without fresh statistics PostgreSQL
-    # plans one index probe per order for the join below
-    conn.execute(text("""UPDATE stg_heads SET order_pk = o.id FROM orders o
-        WHERE stg_heads.order_pk IS NULL AND o.source = :src AND o.external_id = stg_heads.order_id"""), {"src": source})
-    conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, variant_id, sku, product_name, quantity,
-            unit_price, discount, amount)
-        SELECT h.order_pk, ROW_NUMBER() OVER (PARTITION BY s.order_id ORDER BY s.src_row), s.kind, v.id, s.sku,
-               s.product_name, s.quantity, s.unit_price, COALESCE(s.discount, 0), s.amount
-        FROM stg_orders s JOIN stg_heads h ON h.order_id = s.order_id
-        LEFT JOIN product_variants v ON v.sku = s.sku
-        WHERE h.write_lines = 1"""))
+    # plans one index probe per order for the joins below
+    # The lines join their orders directly (not through an order_pk written back into every head: on
+    # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines).
+    with _line_keys_checked_once(conn):
+        conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, variant_id, sku, product_name,
+                quantity, unit_price, discount, amount)
+            SELECT o.id, ROW_NUMBER() OVER (PARTITION BY s.order_id ORDER BY s.src_row), s.kind, v.id, s.sku,
+                   s.product_name, s.quantity, s.unit_price, COALESCE(s.discount, 0), s.amount
+            FROM stg_orders s JOIN stg_heads h ON h.order_id = s.order_id
+            JOIN orders o ON o.source = :src AND o.external_id = h.order_id
+            LEFT JOIN product_variants v ON v.sku = s.sku
+            WHERE h.write_lines = 1"""), {"src": source})
     conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, product_name, quantity, unit_price,
             discount, amount)
-        SELECT order_pk, n_lines + 1, 'refund', 'Refund', 1, -refunded_amount, 0, -refunded_amount
-        FROM stg_heads WHERE write_lines = 1 AND refunded_amount IS NOT NULL AND refunded_amount <> 0"""))
+        SELECT o.id, h.n_lines + 1, 'refund', 'Refund', 1, -h.refunded_amount, 0, -h.refunded_amount
+        FROM stg_heads h JOIN orders o ON o.source = :src AND o.external_id = h.order_id
+        WHERE h.write_lines = 1 AND h.refunded_amount IS NOT NULL AND h.refunded_amount <> 0"""), {"src": source})
     restock_holds.release_purchased(conn, now=now)  # a purchase ends the buyer's hold and wait for that variant
     return counts
+
+
+BULK_LINES = 100_000
+"""From this many order lines, if also at least as many as the ledger holds, PostgreSQL checks their keys once."""
+
+
+def bulk_load(conn: Connection) -> bool:
+    """Whether this merge writes enough order lines, against the ledger's size, to check their keys as a set.
+
+    PostgreSQL checks a foreign key with one trigger query per inserted row: about 10 s of a million-line
+    load. Its manual's advice for bulk loads ("Populating a Database": remove foreign key constraints) is
+    to drop the keys and add them back, which checks every row in one join. The price is a lock that holds
+    readers of orders, products and lines off until the import commits, so it is taken only for a first
+    load or a backfill at least as large as the ledger; everyday imports keep the per-row checks.
+    """
+    if conn.dialect.name != "postgresql":
+        return False
+    lines = _scalar(conn, "SELECT COALESCE(SUM(n_lines), 0) FROM stg_heads WHERE write_lines = 1")
+    if lines < BULK_LINES:
+        return False
+    held = _scalar(conn, "SELECT COUNT(*) FROM (SELECT 1 FROM order_lines LIMIT :n) x", n=lines + 1)
+    return held <= lines
+
+
+@contextmanager
+def _line_keys_checked_once(conn: Connection) -> Iterator[None]:
+    """Around a bulk insert of order lines: drop their foreign keys, and add them back (checked) after.
+
+    Inside the import's transaction: a failure or a kill leaves the keys as they were.
+    """
+    if not bulk_load(conn):
+        yield
+        return
+    keys = sorted(OrderLine.__table__.foreign_key_constraints, key=lambda k: str(k.name))
+    for key in keys:
+        conn.execute(DropConstraint(key))
+    yield
+    for key in keys:
+        conn.execute(AddConstraint(key))
