@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from helpers_import import count, run_import, write
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 from sqlcount import counted
 
 from ravingfans.db.models import Customer, Employee, Order, OrderLine, ProductVariant
 from ravingfans.errors import ImportFailed
 from ravingfans.ingest import merge
+from ravingfans.ingest.importer import SQLITE_IMPORT_CACHE_KIB
 from ravingfans.ingest.layouts import SHOPIFY_ORDER_HEADER
 
 ORDERS = """order_id,ordered_at,customer_id,email,first_name,last_name,employee,channel,sku,product_name,quantity,unit_price,discount,kind
@@ -191,3 +192,25 @@ def test_bulk_load_checks_line_keys_as_a_set_and_puts_them_back(db, settings, tm
         with counted(db) as statements:
             run_import(db, settings, write(tmp_path / "p.csv", ORDERS.replace("O1,", "O9,")), "orders")
         assert not [s for s in statements if "CONSTRAINT" in s]
+
+
+
+def test_sqlite_import_gives_its_connection_cache_back(db, settings, tmp_path: Path) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the page cache is SQLite's")
+    with db.engine.connect() as conn:
+        default = conn.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0]
+    seen: list[int] = []
+
+    def cache(conn, *_args) -> None:
+        seen.append(conn.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0])
+
+    event.listen(db.engine, "before_cursor_execute", cache)
+    try:
+        run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", cache)
+    with db.engine.connect() as conn:  # the pool hands back the import's connection
+        after = conn.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0]
+    assert set(seen) == {-SQLITE_IMPORT_CACHE_KIB} != {default}
+    assert after == default
