@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -107,3 +108,23 @@ def test_several_workers_share_the_port_and_stop_together(database_url: str, sho
         server.process.terminate()
         assert server.process.wait(timeout=20) == 0
     assert "Stopped." in server.output() and "Traceback" not in server.output()
+
+
+def test_many_requests_at_once_are_all_served(live_server: Any, shop: Any) -> None:
+    """More requests in flight than pooled connections (PostgreSQL: 5 + 10): each waits its turn, none fails.
+
+    The sign-in lookup once ran on the event loop: with the pool empty it blocked the loop, and with it every
+    request that would have given a connection back, until the pool timed out 30 s later.
+    """
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        sign_in_http(http)
+        cookies = dict(http.cookies)
+
+    def fetch(i: int) -> int:
+        with httpx.Client(base_url=live_server.url, timeout=30, cookies=cookies) as one:
+            path = f"/customers/{shop.ada}" if i % 2 else "/customers?q=gr"
+            return one.get(path).status_code
+
+    with ThreadPoolExecutor(max_workers=48) as pool:
+        codes = list(pool.map(fetch, range(96)))
+    assert codes == [200] * 96

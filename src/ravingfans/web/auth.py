@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from ravingfans.config import Settings
 from ravingfans.db import Database
@@ -69,6 +70,18 @@ def session_principal(request: Request) -> Principal | None:
     return principal
 
 
+async def principal_of(request: Request) -> Principal | None:
+    """:func:`session_principal` for async code: its database lookup runs in a worker thread.
+
+    Run on the event loop, the lookup blocked every request whenever the pool was out of connections:
+    the loop waited for a connection that only the loop itself could free (by finishing the requests
+    holding them), so under load the server froze until the pool gave up, 30 s later.
+    """
+    if hasattr(request.state, "principal"):
+        return request.state.principal  # type: ignore[no-any-return]
+    return await run_in_threadpool(session_principal, request)
+
+
 def address_of(request: Request) -> str:
     """The client's network address (behind a proxy, the one uvicorn trusts it to report)."""
     return request.client.host if request.client else "unknown"
@@ -89,7 +102,7 @@ def require(needed: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     """A dependency: the signed-in user if their role is at least ``needed`` and, on a write, the CSRF token matches."""
 
     async def dependency(request: Request) -> Principal:
-        principal = session_principal(request)
+        principal = await principal_of(request)
         if principal is None:
             raise NotSignedIn("Please sign in to see this page.", hint="Your session may have ended; sign in again.")
         if request.method not in SAFE_METHODS:
@@ -111,7 +124,7 @@ def require(needed: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
 
 async def signed_in_or_not(request: Request) -> Principal | None:
     """The signed-in user (their CSRF token checked on a write), or None: for sign-out, which works either way."""
-    if session_principal(request) is None:
+    if await principal_of(request) is None:
         return None
     return await require("staff")(request)
 
