@@ -367,24 +367,28 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
         SELECT CAST(:src AS VARCHAR(40)), stg_heads.order_id, stg_heads.cust, stg_heads.emp, stg_heads.ordered_at, stg_heads.channel,
                stg_heads.location, stg_heads.status, stg_heads.cancelled_at, {total}, {content}
         FROM stg_heads WHERE stg_heads.order_pk IS NULL ORDER BY stg_heads.src_row"""), {"src": source})
-    analyze(conn, "orders")  # just filled in this transaction: without fresh statistics PostgreSQL
-    # plans one index probe per order for the joins below
+    if conn.dialect.name == "postgresql":  # just filled in this transaction: without fresh statistics
+        analyze(conn, "orders")  # PostgreSQL plans one index probe per order for the joins below
     # The lines join their orders directly (not through an order_pk written back into every head: on
-    # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines).
+    # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines). CROSS JOIN makes SQLite start
+    # from the staged rows (its documented way to fix the loop order), never from every order of the
+    # source, which a daily import into a ledger of millions would otherwise scan; PostgreSQL plans it
+    # as the inner join it is.
     with _line_keys_checked_once(conn):
         conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, variant_id, sku, product_name,
                 quantity, unit_price, discount, amount)
             SELECT o.id, ROW_NUMBER() OVER (PARTITION BY s.order_id ORDER BY s.src_row), s.kind, v.id, s.sku,
                    s.product_name, s.quantity, s.unit_price, COALESCE(s.discount, 0), s.amount
-            FROM stg_orders s JOIN stg_heads h ON h.order_id = s.order_id
-            JOIN orders o ON o.source = :src AND o.external_id = h.order_id
+            FROM stg_heads h CROSS JOIN stg_orders s CROSS JOIN orders o
             LEFT JOIN product_variants v ON v.sku = s.sku
-            WHERE h.write_lines = 1"""), {"src": source})
+            WHERE h.write_lines = 1 AND s.order_id = h.order_id AND o.source = :src
+              AND o.external_id = h.order_id"""), {"src": source})
     conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, product_name, quantity, unit_price,
             discount, amount)
         SELECT o.id, h.n_lines + 1, 'refund', 'Refund', 1, -h.refunded_amount, 0, -h.refunded_amount
-        FROM stg_heads h JOIN orders o ON o.source = :src AND o.external_id = h.order_id
-        WHERE h.write_lines = 1 AND h.refunded_amount IS NOT NULL AND h.refunded_amount <> 0"""), {"src": source})
+        FROM stg_heads h CROSS JOIN orders o
+        WHERE h.write_lines = 1 AND h.refunded_amount IS NOT NULL AND h.refunded_amount <> 0
+          AND o.source = :src AND o.external_id = h.order_id"""), {"src": source})
     restock_holds.release_purchased(conn, now=now)  # a purchase ends the buyer's hold and wait for that variant
     return counts
 
