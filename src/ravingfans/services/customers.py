@@ -491,8 +491,13 @@ def _details(customer: Customer) -> CustomerDetails:
     )
 
 
-def _count(session: Session, model: type[Any], customer_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(model).where(model.customer_id == customer_id)) or 0)
+def _counts(session: Session, customer_id: int) -> tuple[int, int, int]:
+    """How many orders, moments and notes the customer has, in one statement (the profile's "N of M")."""
+    def count(model: type[Any]) -> Any:
+        return select(func.count()).select_from(model).where(model.customer_id == customer_id).scalar_subquery()
+
+    orders, interactions, notes = session.execute(select(count(Order), count(Interaction), count(Note))).one()
+    return int(orders or 0), int(interactions or 0), int(notes or 0)
 
 
 def get_profile(
@@ -530,6 +535,7 @@ def get_profile(
         select(Note).where(Note.customer_id == cid).order_by(Note.created_at.desc(), Note.id.desc())
         .limit(max(0, note_limit))
     ).all()
+    orders_total, interactions_total, notes_total = _counts(session, cid)
     names = employee_names(
         session,
         {o.employee_id for o in orders if o.employee_id is not None}
@@ -554,11 +560,11 @@ def get_profile(
             )
             for o in orders
         ],
-        orders_total=_count(session, Order, cid),
+        orders_total=orders_total,
         interactions=[interaction_entry(i, names) for i in interactions],
-        interactions_total=_count(session, Interaction, cid),
+        interactions_total=interactions_total,
         notes=[note_entry(n) for n in notes],
-        notes_total=_count(session, Note, cid),
+        notes_total=notes_total,
     )
 
 

@@ -689,10 +689,11 @@ def survey_for_customer(session: Session, customer_id: int) -> list[CustomerSurv
         select(SurveyInvitation).where(SurveyInvitation.customer_id == customer.id))}
     responses = {r.survey_id: r for r in session.scalars(
         select(SurveyResponse).where(SurveyResponse.customer_id == customer.id))}
+    asked = set(invitations) | set(responses)
     names = {row.id: row.name for row in session.execute(
-        select(Survey.id, Survey.name).where(Survey.id.in_(set(invitations) | set(responses))))}
+        select(Survey.id, Survey.name).where(Survey.id.in_(asked)))} if asked else {}
     rows = []
-    for survey_id in set(invitations) | set(responses):
+    for survey_id in asked:
         inv, resp = invitations.get(survey_id), responses.get(survey_id)
         rows.append(CustomerSurvey(
             survey_id=survey_id, name=names.get(survey_id, ""), channel=inv.channel if inv else None,
