@@ -214,3 +214,12 @@ def test_sqlite_import_gives_its_connection_cache_back(db, settings, tmp_path: P
         after = conn.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0]
     assert set(seen) == {-SQLITE_IMPORT_CACHE_KIB} != {default}
     assert after == default
+
+
+def test_a_failed_import_reports_its_own_error_when_its_connection_was_discarded(db, settings, tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    from ravingfans.ingest import importer
+
+    monkeypatch.setattr(importer, "_drop_staging", lambda conn, _name: conn.invalidate())  # as after a broken DROP
+    with pytest.raises(ImportFailed, match="no data rows"):
+        run_import(db, settings, write(tmp_path / "o.csv", ORDERS.splitlines()[0] + "\n"), "orders")

@@ -10,6 +10,7 @@ in one transaction: a crash at any point leaves the database exactly as before.
 from __future__ import annotations
 
 import csv
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -129,7 +130,10 @@ def _sqlite_cache(conn: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        raw.execute(f"PRAGMA cache_size={int(before)}")  # type: ignore[union-attr]
+        try:
+            raw.execute(f"PRAGMA cache_size={int(before)}")  # type: ignore[union-attr]
+        except sqlite3.Error:  # closed after a failure (_drop_staging invalidates it): never reused, and the
+            pass  # failure, not this, is what the user must see
 
 
 def _stage(conn: Connection, src: Source, plan: Plan, ctx: Context, options: ImportOptions,
