@@ -119,7 +119,7 @@ def _sqlite_cache(conn: Connection) -> Iterator[None]:
     """A 64 MiB page cache on SQLite for the import, then the connection's own again (it goes back to the pool).
 
     SQLite's default 2 MiB cache cannot hold a growing ledger's indexes, so a million-line merge spends its
-    time re-reading pages: order lines 7.9 -> 5.7 s, orders 3.5 -> 1.6 s with the larger cache.
+    time re-reading pages: order lines 7.9 -> 5.4 s, orders 3.5 -> 1.6 s with the larger cache (bench/RESULTS.md).
     """
     if conn.dialect.name != "sqlite":
         yield

@@ -397,14 +397,15 @@ BULK_LINES = 100_000
 """From this many order lines, if also at least as many as the ledger holds, PostgreSQL checks their keys once."""
 
 
-def bulk_load(conn: Connection) -> bool:
+def _bulk_load(conn: Connection) -> bool:
     """Whether this merge writes enough order lines, against the ledger's size, to check their keys as a set.
 
-    PostgreSQL checks a foreign key with one trigger query per inserted row: about 10 s of a million-line
-    load. Its manual's advice for bulk loads ("Populating a Database": remove foreign key constraints) is
-    to drop the keys and add them back, which checks every row in one join. The price is a lock that holds
-    readers of orders, products and lines off until the import commits, so it is taken only for a first
-    load or a backfill at least as large as the ledger; everyday imports keep the per-row checks.
+    PostgreSQL checks a foreign key with one trigger query per inserted row: about 12 s of a million-line
+    load (bench/RESULTS.md). Its manual's advice for bulk loads ("Populating a Database": remove foreign
+    key constraints) is to drop the keys and add them back, which checks every row in one join. The price
+    is a lock that holds readers of orders, products and lines off until the import commits, so it is
+    taken only for a first load or a backfill at least as large as the ledger; everyday imports keep the
+    per-row checks.
     """
     if conn.dialect.name != "postgresql":
         return False
@@ -421,7 +422,7 @@ def _line_keys_checked_once(conn: Connection) -> Iterator[None]:
 
     Inside the import's transaction: a failure or a kill leaves the keys as they were.
     """
-    if not bulk_load(conn):
+    if not _bulk_load(conn):
         yield
         return
     keys = sorted(OrderLine.__table__.foreign_key_constraints, key=lambda k: str(k.name))
