@@ -221,6 +221,9 @@ def test_the_profile_lists_the_customers_open_tasks_to_work_there(db: Database, 
     page = staff.get(f"/customers/{shop.ada}")
     assert 'id="tasks"' in page.text and f'id="task-{mine}"' in page.text and f'id="task-{other}"' not in page.text
     assert "Birthday on 9 Mar — send a note." in page.text
+    card = page.text.split(f'id="task-{mine}"', 1)[1]
+    assert 'name="employee_id"' in card and ">Sam Seller</option>" in card  # the card's staff choice
+    assert "Old Timer" not in card  # only active staff can be given a task
     answer = staff.post(f"/tasks/{mine}/done", data={"back": f"/customers/{shop.ada}", "note": "Card sent"})
     assert answer.headers["location"] == f"/customers/{shop.ada}?saved=done&task={mine}#tasks"
     after = staff.get(answer.headers["location"].split("#")[0])

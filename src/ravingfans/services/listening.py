@@ -566,7 +566,7 @@ def silence_flags(session: Session, customer_ids: Iterable[int], *, clock: Clock
     'fine'", "used to contact us every ~40 days; silent for 160" (orders and the moments they started, at
     least three, silent for three times their usual gap and a month or more). Five queries per 500 customers.
     """
-    from ravingfans.analytics.text.silence import is_empty_answer, stopped_contacting
+    from ravingfans.analytics.text.silence import contact_silence, is_empty_answer
 
     ids = sorted({int(i) for i in customer_ids if 1 <= int(i) <= MAX_ID})
     if not ids:
@@ -605,14 +605,15 @@ def silence_flags(session: Session, customer_ids: Iterable[int], *, clock: Clock
         elif is_empty_answer(text):
             shown = " ".join(text.split())
             flags[customer_id].append(f"last answer said nothing: '{shown[:40]}'")
-    if contacts:
-        frame = pl.DataFrame({"customer_id": [c for c, _d in contacts], "contact_at": [d for _c, d in contacts]},
-                             schema={"customer_id": pl.Int64, "contact_at": pl.Date}).unique()
-        stopped = stopped_contacting(frame, as_of=now, factor=STOPPED_FACTOR, min_contacts=STOPPED_MIN_CONTACTS,
-                                     min_days=STOPPED_MIN_DAYS)
-        for r in stopped.iter_rows(named=True):
-            flags[r["customer_id"]].append(f"used to contact us every ~{r['usual_gap_days']:.0f} days; "
-                                           f"silent for {r['days_since']:.0f}")
+    by_customer: dict[int, set[date]] = defaultdict(set)
+    for customer_id, day in contacts:
+        by_customer[customer_id].add(day)
+    for customer_id, days in sorted(by_customer.items()):
+        stopped = contact_silence(days, as_of=now, factor=STOPPED_FACTOR, min_contacts=STOPPED_MIN_CONTACTS,
+                                  min_days=STOPPED_MIN_DAYS)
+        if stopped is not None:
+            flags[customer_id].append(f"used to contact us every ~{stopped.usual_gap_days:.0f} days; "
+                                      f"silent for {stopped.days_since:.0f}")
     return {c: flags[c] for c in ids if flags.get(c)}
 
 

@@ -37,7 +37,7 @@ from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.common import get_customer, validated
 from ravingfans.services.customers import CustomerLink
 from ravingfans.services.inputs import MAX_ID, clean_text, to_utc
-from ravingfans.services.relationship import referrals
+from ravingfans.services.relationship import Referrals, referrals
 from ravingfans.services.runs import latest_run
 
 KIND_LABELS = {"review": "Review", "social_post": "Social post", "told_friend": "Told a friend", "press": "Press",
@@ -52,6 +52,10 @@ DEFAULT_ADVOCATES = 50
 MAX_ADVOCATES = 1000
 FUTURE_TOLERANCE = timedelta(minutes=5)
 _URL_FORBIDDEN = frozenset('<>"`\\{}|^')
+
+# The customers table as the referred side of a referral. Built once: an alias sets up its ~30 column
+# proxies on first use, which cost a fifth of the profile's word-of-mouth section when done per request.
+_REFERRED = Customer.__table__.alias("referred")
 _LABELS = {"kind": "Kind", "where": "Where", "url": "Web address", "sentiment": "Sentiment", "note": "Note",
            "employee_id": "Heard by", "occurred_at": "When"}
 
@@ -349,22 +353,19 @@ def referral_value(session: Session, customer_id: int) -> ReferralValue:
     customer = get_customer(session, customer_id)
     run = latest_run(session)
     run_id = run.id if run is not None else None
-    referred = Customer.__table__.alias("referred")
-    count, cents, clv = session.execute(
+    referred = _REFERRED
+    said = Mention.__table__
+    # one statement: the referred customers' totals, with the mention counts and own CLV as scalar subqueries
+    mentions = select(func.count()).where(said.c.customer_id == customer.id).scalar_subquery()
+    praise = select(func.count()).where(said.c.customer_id == customer.id, said.c.sentiment == 1).scalar_subquery()
+    count, cents, clv, mentioned, praised, own = session.execute(
         select(func.count(), func.coalesce(func.sum(_spend_cents(referred.c.id)), 0),
-               func.sum(_clv_of(referred.c.id, run_id)))
+               func.sum(_clv_of(referred.c.id, run_id)), mentions, praise, _clv_of(customer.id, run_id))
         .where(referred.c.referred_by_id == customer.id, referred.c.erased_at.is_(None))).one()
-    mentions, praise = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Mention.sentiment == 1, 1), else_=0)), 0))
-        .where(Mention.customer_id == customer.id)).one()
-    own = None
-    if run_id is not None:
-        own = session.scalar(select(CustomerScore.clv).where(CustomerScore.run_id == run_id,
-                                                             CustomerScore.customer_id == customer.id))
     return ReferralValue(customer_id=customer.id, referrals=int(count), revenue=from_minor(int(cents)),
                          clv=(float(clv) if clv is not None else 0.0) if run_id is not None else None,
-                         own_clv=float(own) if own is not None else None, mentions=int(mentions),
-                         praise=int(praise), run_id=run_id,
+                         own_clv=float(own) if own is not None else None, mentions=int(mentioned),
+                         praise=int(praised), run_id=run_id,
                          observation_end=run.observation_end if run is not None else None)
 
 
@@ -389,13 +390,16 @@ class WordOfMouth:
     mentions: list[MentionEntry]
 
 
-def customer_word_of_mouth(session: Session, customer_id: int) -> WordOfMouth:
-    """Everything the profile shows about a customer's word of mouth (referral links from relationship.referrals)."""
+def customer_word_of_mouth(session: Session, customer_id: int, links: Referrals | None = None) -> WordOfMouth:
+    """Everything the profile shows about a customer's word of mouth; ``links`` are the customer's
+    relationship.referrals when the caller has them already (the profile does), else they are looked up."""
     value = referral_value(session, customer_id)
     customer = get_customer(session, customer_id)
-    referrer = customer.referred_by
-    links = referrals(session, customer.id, CustomerLink(referrer.id, referrer.display_name)
-                      if referrer is not None and referrer.erased_at is None else None)
+    referrer = customer.referred_by  # loaded with the customer's details: no query
+    referred_by = (CustomerLink(referrer.id, referrer.display_name)
+                   if referrer is not None and referrer.erased_at is None else None)
+    if links is None:
+        links = referrals(session, customer.id, referred_by)
     ids = [link.id for link in links.referred]
     spent: dict[int, Decimal] = {}
     clvs: dict[int, float | None] = {}
@@ -409,7 +413,7 @@ def customer_word_of_mouth(session: Session, customer_id: int) -> WordOfMouth:
                 CustomerScore.run_id == value.run_id, CustomerScore.customer_id.in_(ids))).all())
     referred = [ReferredCustomer(link.id, link.name, spent.get(link.id, Decimal("0.00")), clvs.get(link.id))
                 for link in links.referred]
-    return WordOfMouth(value=value, referred_by=links.referred_by, referred=referred, more=links.more,
+    return WordOfMouth(value=value, referred_by=referred_by, referred=referred, more=links.more,
                        mentions=list_mentions(session, customer_id=customer.id, limit=MENTIONS_SHOWN))
 
 
@@ -445,7 +449,7 @@ def advocates(session: Session, *, limit: int = DEFAULT_ADVOCATES) -> list[Advoc
     run = latest_run(session)
     run_id = run.id if run is not None else None
     customers, mentions = Customer.__table__, Mention.__table__
-    referred = customers.alias("referred")
+    referred = _REFERRED
     # Every referral link, read from the index on referred_by_id alone, then put in customer order so that the
     # referred customers' orders and scores are read in that order (SQLite reads them three times faster so than
     # in referrer order). Erased customers have no links: erasure clears them both ways (services/erasure.py).

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ravingfans.analytics.text.silence import empty_answers, is_empty_answer, silent_fans, stopped_contacting
+from ravingfans.analytics.text.silence import (
+    contact_silence,
+    empty_answers,
+    is_empty_answer,
+    silent_fans,
+    stopped_contacting,
+)
 from ravingfans.errors import ValidationFailed
 
 
@@ -62,3 +68,38 @@ def test_stopped_contacting_is_relative_to_each_customer() -> None:
     assert set(later["customer_id"].to_list()) == {"m", "w", "y"}
     with pytest.raises(ValidationFailed, match="factor must be more than 1"):
         stopped_contacting(contacts, as_of=date(2026, 1, 1), factor=1)
+
+
+def test_contact_silence_for_one_customer() -> None:
+    monthly = [date(2025, m, 1) for m in range(1, 7)]
+    row = contact_silence(monthly, as_of=date(2026, 1, 1))
+    assert row is not None
+    assert (row.contacts, row.usual_gap_days, row.days_since) == (6, 31, 214)
+    assert row.last_contact == datetime(2025, 6, 1)
+    assert contact_silence(monthly, as_of=date(2025, 7, 1)) is None  # 30 days: not yet three gaps
+    assert contact_silence(monthly[:2], as_of=date(2026, 1, 1)) is None  # two contacts are too few
+    assert contact_silence([], as_of=date(2026, 1, 1)) is None
+    with pytest.raises(ValidationFailed, match="min_contacts must be 2 or more"):
+        contact_silence(monthly, as_of=date(2026, 1, 1), min_contacts=1)
+
+
+_TIMES = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 12, 31))
+
+
+@given(contacts=st.lists(st.one_of(st.dates(min_value=date(2020, 1, 1), max_value=date(2026, 12, 31)), _TIMES),
+                         max_size=12),
+       as_of=_TIMES, factor=st.floats(1.01, 6.0), min_contacts=st.integers(2, 5), min_days=st.floats(0.0, 90.0))
+def test_contact_silence_agrees_with_stopped_contacting(contacts: list[date | datetime], as_of: datetime,
+                                                         factor: float, min_contacts: int, min_days: float) -> None:
+    """The one-customer rule (the pages) and the DataFrame rule (bulk) flag the same customers, same figures."""
+    at = [c if isinstance(c, datetime) else datetime(c.year, c.month, c.day) for c in contacts]
+    frame = pl.DataFrame({"customer_id": [1] * len(at), "contact_at": at},
+                         schema={"customer_id": pl.Int64, "contact_at": pl.Datetime("us")})
+    bulk = stopped_contacting(frame, as_of=as_of, factor=factor, min_contacts=min_contacts, min_days=min_days)
+    one = contact_silence(contacts, as_of=as_of, factor=factor, min_contacts=min_contacts, min_days=min_days)
+    assert (one is None) == bulk.is_empty()
+    if one is not None:
+        row = bulk.row(0, named=True)
+        assert (one.contacts, one.last_contact) == (row["contacts"], row["last_contact"])
+        assert one.usual_gap_days == pytest.approx(row["usual_gap_days"], rel=1e-12)
+        assert one.days_since == pytest.approx(row["days_since"], rel=1e-12)

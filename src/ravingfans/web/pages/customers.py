@@ -128,6 +128,7 @@ def customer_profile(
     today = now.astimezone(settings.zone).date()
     family = relationship.family_and_occasions(profile.customer.birthday, profile.customer.personal_details, today)
     current = value.scores if value is not None and newest is not None and value.run_id == newest.id else None
+    links = relationship.referrals(session, profile.customer.id, profile.customer.referred_by)
     return templates.TemplateResponse(request, "customers/profile.html", {
         "profile": profile,
         "c": profile.customer,
@@ -146,9 +147,9 @@ def customer_profile(
         "max_note": customers.MAX_NOTE_LENGTH,
         "max_author": customers.MAX_AUTHOR_LENGTH,
         "family": family,
-        **word_of_mouth_context(session, profile.customer.id, settings),
+        **word_of_mouth_context(session, profile.customer.id, settings, links),
         **stock_context(session, profile.customer.id, settings),
-        "referrals": relationship.referrals(session, profile.customer.id, profile.customer.referred_by),
+        "referrals": links,
         "steps": relationship.next_steps(profile, family.occasions, current, now=now, today=today),
         **task_context(session, profile.customer.id, today),
         **survey_context(session, profile.customer.id, outcome=outcome if saved == "invited" else ""),

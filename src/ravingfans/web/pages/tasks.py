@@ -123,8 +123,9 @@ def queue(request: Request, session: SessionDep, settings: SettingsDep, template
 def task_context(session: Session, customer_id: int, today: date) -> dict[str, Any]:
     """The profile's Tasks section: the customer's open tasks, with the forms' choices."""
     back = f"/customers/{customer_id}"
-    return {"customer_tasks": tasks.list_tasks(session, today=today, customer_id=customer_id, limit=20),
-            "task_forms": _common(session, back, "", today)}
+    open_tasks = tasks.list_tasks(session, today=today, customer_id=customer_id, limit=20)
+    # the cards' forms need the staff list; most customers have no open task, and then no card and no query
+    return {"customer_tasks": open_tasks, "task_forms": _common(session, back, "", today) if open_tasks else {}}
 
 
 # --- working a task -----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ravingfans.clock import utcnow
 from ravingfans.config import Settings
 from ravingfans.errors import ValidationFailed
 from ravingfans.services import word_of_mouth as wom
+from ravingfans.services.relationship import Referrals
 from ravingfans.services.runs import latest_run
 from ravingfans.web.auth import ManagerUser
 from ravingfans.web.deps import SessionDep, SettingsDep, TemplatesDep, WriteSessionDep
@@ -33,10 +34,12 @@ def _profile(customer_id: int, saved: str) -> str:
     return f"/customers/{customer_id}?saved={saved}#mentions"
 
 
-def profile_context(session: Session, customer_id: int, settings: Settings) -> dict[str, Any]:
-    """What the profile's word-of-mouth section (``word_of_mouth/_profile.html``) needs."""
+def profile_context(session: Session, customer_id: int, settings: Settings,
+                    links: Referrals | None = None) -> dict[str, Any]:
+    """What the profile's word-of-mouth section (``word_of_mouth/_profile.html``) needs (``links``: the
+    customer's referrals, when the profile has them already)."""
     return {
-        "word_of_mouth": wom.customer_word_of_mouth(session, customer_id),
+        "word_of_mouth": wom.customer_word_of_mouth(session, customer_id, links),
         "mention_kinds": wom.KIND_LABELS,
         "mention_sentiments": SENTIMENT_LABELS,
         "mention_messages": MESSAGES,
