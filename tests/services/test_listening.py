@@ -232,6 +232,10 @@ def test_silence_flags_say_what_the_silences_say(db: Database, database_url: str
     assert flags[stopped] == ["used to contact us every ~40 days; silent for 160"]
     with db.session() as s:
         assert listening.silence_flags(s, []) == {}
+        for customer_id in (quiet, blank, stopped, fine):  # the profile's way: from the surveys it has read
+            asked = surveys.survey_for_customer(s, customer_id)
+            one = listening.customer_silence(s, customer_id, asked, clock=lambda: NOW)
+            assert one == flags[customer_id], customer_id
 
 
 def test_silent_fans_are_current_fans_asked_twice_who_never_answered(db: Database, database_url: str) -> None:

@@ -13,7 +13,7 @@ from signin import sign_in_as
 from sqlalchemy import func, select
 from sqlcount import counted
 
-PROFILE_STATEMENTS = {"sqlite": 34, "postgresql": 30}  # the page's statements (SQLite adds its BEGINs); was 44 / 40, 37 / 33
+PROFILE_STATEMENTS = {"sqlite": 30, "postgresql": 27}  # the page's statements (SQLite adds its BEGINs); was 44 / 40, 37 / 33, 34 / 30
 
 from ravingfans.config import Settings
 from ravingfans.db import Database
