@@ -1,4 +1,4 @@
-"""`ravingfans user add|list|disable` and `token create|revoke`, run in-process through cli.main."""
+"""`ravingfans user add|list|disable|enable` and `token create|revoke`, run in-process through cli.main."""
 
 from __future__ import annotations
 
@@ -134,6 +134,13 @@ def test_token_revoke_and_user_disable_stop_tokens(run_cli: Run, cli_db: Databas
         assert all(t.revoked_at is not None for t in s.scalars(select(ApiToken)))
     assert run_cli(["token", "create", "--user", "ann@example.com"]) == 2
     assert "disabled" in capsys.readouterr().err
+    assert run_cli(["user", "enable", "ann@example.com"]) == 0
+    assert "can sign in again" in capsys.readouterr().err
+    with cli_db.session(write=True) as s:
+        assert verify_password(s, "ann@example.com", GOOD) is not None
+        assert token_user(s, second) is None  # tokens revoked at disable stay revoked
+    assert run_cli(["token", "create", "--user", "ann@example.com"]) == 0
+    assert run_cli(["user", "enable", "nobody@example.com"]) == 4
 
 
 def test_unknown_user_is_not_found(run_cli: Run, cli_db: Database, capsys: pytest.CaptureFixture[str]) -> None:

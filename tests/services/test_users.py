@@ -140,6 +140,24 @@ def test_disable_ends_sessions_and_tokens_of_that_user_only(db: Database) -> Non
         assert users.disable(s, kim, actor_id=owner, clock=fixed(NOW)).disabled_at == NOW
 
 
+def test_enable_lets_a_disabled_user_sign_in_again_but_keeps_tokens_revoked(db: Database) -> None:
+    owner = make(db, "owner@shoe.example", "owner")
+    kim = make(db, "kim@shoe.example", "staff")
+    with db.session(write=True) as s:
+        old_token = create_token(s, "kim@shoe.example", "old").token
+        users.disable(s, kim, actor_id=owner, clock=fixed(NOW))
+    with db.session(write=True) as s:
+        user = users.enable(s, kim, actor_id=owner)
+        assert user.active and user.disabled_at is None
+    with db.session(write=True) as s:
+        assert verify_password(s, "kim@shoe.example", GOOD, hasher=FAST) is not None
+        assert token_user(s, old_token) is None  # revoked at disable, not trusted again
+        assert token_user(s, create_token(s, "kim@shoe.example", "new").token) is not None
+        assert users.enable(s, kim, actor_id=owner).active  # twice changes nothing
+    with db.session(write=True) as s, pytest.raises(NotFound):
+        users.enable(s, 999, actor_id=owner)
+
+
 def test_set_password_twice_typed_ends_their_sessions(db: Database) -> None:
     owner = make(db, "owner@shoe.example", "owner", session=True)
     kim = make(db, "kim@shoe.example", "staff", session=True)
@@ -167,7 +185,9 @@ def test_changes_are_logged_by_id_and_role_without_e_mail(db: Database, caplog: 
         users.change_role(s, kim, "manager", actor_id=owner)
         users.set_password(s, kim, NEW, NEW, actor_id=owner, hasher=FAST)
         users.disable(s, kim, actor_id=owner)
+        users.enable(s, kim, actor_id=owner)
     text = caplog.text
+    assert f"user enabled on the web: id={kim} role=manager by={owner}" in text
     assert f"user role changed: id={kim} from=staff to=manager by={owner}" in text
     assert f"user disabled on the web: id={kim} role=manager by={owner}" in text
     assert f"password set on the web: id={kim}" in text and f"user added on the web: id={kim} role=staff" in text

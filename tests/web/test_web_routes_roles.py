@@ -92,6 +92,7 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any]]
     ("POST", "/users/{user_id}/password"): (
         OWNER_WRITE, {"data": {"password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD}}),
     ("POST", "/users/{user_id}/disable"): (OWNER_WRITE, {}),
+    ("POST", "/users/{user_id}/enable"): (OWNER_WRITE, {}),
     # The REST API: bearer tokens, no cookies; staff read and log moments, managers also create and change.
     ("GET", "/openapi.json"): (OPEN, {}),
     ("GET", "/docs"): (OPEN, {}),

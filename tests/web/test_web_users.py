@@ -1,4 +1,4 @@
-"""The users page: owners add users, change roles, disable them and set passwords; nobody else may."""
+"""The users page: owners add users, change roles, disable and enable them, set passwords; nobody else may."""
 
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ def test_owners_see_every_user_with_role_status_and_sign_ins(client: TestClient,
     mia = row(page.text, user_id(db, "mia@shoe.example"))
     assert '<td class="role">manager</td>' in mia and "never" in mia and 'action="/users/' in mia
     disabled = row(page.text, user_id(db, gone))
-    assert "Disabled" in disabled and "since" in disabled and "<form" not in disabled
+    assert "Disabled" in disabled and "since" in disabled and disabled.count("<form") == 1
+    assert f'action="/users/{user_id(db, gone)}/enable"' in disabled  # the one thing to do with them
+    assert f'action="/users/{owner}/enable"' not in mine
     assert page.text.index("gone@shoe.example") < page.text.index("mia@shoe.example")  # by e-mail
 
 
@@ -143,6 +145,26 @@ def test_disabling_a_user_ends_their_session_and_tokens(client: TestClient, clie
     assert "User disabled" in client.get(answer.headers["location"]).text
 
 
+def test_enabling_a_disabled_user_lets_them_sign_in_again(client: TestClient, client_as: ClientAs, db: Database,
+                                                         shop: Any) -> None:
+    staff = client_as("staff")
+    with db.session(write=True) as s:
+        token = create_token(s, "staff1@shoe.example", "sync").token
+    uid = user_id(db, "staff1@shoe.example")
+    assert client.post(f"/users/{uid}/disable").status_code == 303
+    answer = client.post(f"/users/{uid}/enable")
+    assert answer.status_code == 303 and answer.headers["location"] == f"/users?saved=enabled#user-{uid}"
+    assert state(db, "staff1@shoe.example") == ("staff", True)
+    page = client.get(answer.headers["location"]).text
+    assert "User enabled" in page and f'action="/users/{uid}/disable"' in row(page, uid)
+    assert staff.get("/").status_code == 303  # the session that ended at disable stays ended
+    with db.session() as s:
+        assert verify_password(s, "staff1@shoe.example", PASSWORD, hasher=FAST_HASHER) is not None
+    assert staff.get("/api/v1/customers", headers={"authorization": f"Bearer {token}"}).status_code == 401
+    assert client.post(f"/users/{uid}/enable").status_code == 303  # enabling an active user changes nothing
+    assert client.post("/users/99999/enable").status_code == 404
+
+
 def test_setting_a_password_ends_their_sessions(client: TestClient, client_as: ClientAs, db: Database,
                                                 shop: Any) -> None:
     staff = client_as("staff")
@@ -171,6 +193,7 @@ def test_staff_and_managers_may_not_see_or_manage_users(client_as: ClientAs, db:
     assert other.post(f"/users/{uid}/role", data={"role": "staff"}).status_code == 403
     assert other.post(f"/users/{uid}/password", data={"password": NEW, "password_repeat": NEW}).status_code == 403
     assert other.post(f"/users/{uid}/disable").status_code == 403
+    assert other.post(f"/users/{uid}/enable").status_code == 403
     me = user_id(db, f"{role}1@shoe.example")
     assert other.post(f"/users/{me}/role", data={"role": "owner"}).status_code == 403  # no promoting oneself
     assert state(db, owner) == ("owner", True) and state(db, f"{role}1@shoe.example") == (role, True)
@@ -185,7 +208,7 @@ def test_posts_without_the_csrf_token_are_refused(client: TestClient, db: Databa
     token = client.headers.pop("x-csrf-token")
     for path, data in (("/users", ADD | {"email": "new@shoe.example"}), (f"/users/{uid}/role", {"role": "owner"}),
                        (f"/users/{uid}/password", {"password": NEW, "password_repeat": NEW}),
-                       (f"/users/{uid}/disable", {})):
+                       (f"/users/{uid}/disable", {}), (f"/users/{uid}/enable", {})):
         assert client.post(path, data=data).status_code == 403
         assert client.post(path, data=data | {"csrf_token": "forged"}).status_code == 403
     assert state(db, "kim@shoe.example") == ("staff", True) and user_count(db) == 2

@@ -1,4 +1,4 @@
-"""`ravingfans user add|list|disable|password` and `ravingfans token create|revoke`: who may sign in, and API tokens.
+"""`ravingfans user add|list|disable|enable|password` and `ravingfans token create|revoke`: who may sign in, and API tokens.
 
 There is no default account: the first owner is made with `user add`. Passwords are read with hidden
 input (twice) or as one line of standard input for scripts; neither passwords, tokens nor hashes are
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     users.command("add")(add)
     users.command("list")(list_)
     users.command("disable")(disable)
+    users.command("enable")(enable)
     users.command("password")(password_)
     app.add_typer(users, name="user")
     tokens = typer.Typer(help="Manage personal access tokens for the REST API.", no_args_is_help=True)
@@ -128,6 +129,21 @@ def disable(email: str = typer.Argument(..., help="The e-mail address of the use
         with db.session(write=True) as session:
             user = disable_user(session, email)
             shown = f"Disabled {user.email} (user #{user.id}); their API tokens are revoked."
+    finally:
+        db.dispose()
+    info(shown)
+
+
+def enable(email: str = typer.Argument(..., help="The e-mail address of the user to enable.")) -> None:
+    """Let a disabled user sign in again with their password; API tokens revoked before stay revoked."""
+    from ravingfans.services.accounts import enable_user
+
+    db = context.database()
+    try:
+        with db.session(write=True) as session:
+            user = enable_user(session, email)
+            shown = (f"Enabled {user.email} (user #{user.id}): they can sign in again. API tokens revoked when "
+                     f"they were disabled stay revoked; make new ones with: ravingfans token create --user {user.email}")
     finally:
         db.dispose()
     info(shown)

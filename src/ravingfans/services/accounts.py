@@ -175,6 +175,21 @@ def disable_user(session: Session, email: str, *, clock: Clock = utcnow) -> User
     return user
 
 
+def enable_user(session: Session, email: str) -> User:
+    """Let a disabled user sign in again with their password; twice changes nothing.
+
+    The API tokens revoked when they were disabled stay revoked: a token handed out before is not
+    trusted again by accident, and the user creates new ones.
+    """
+    user = get_user(session, email)
+    if not user.active:
+        user.active = True
+        user.disabled_at = None
+        session.flush()
+        log.info("user enabled: id=%s role=%s", user.id, user.role)
+    return user
+
+
 def list_users(session: Session) -> list[User]:
     """Every user, active or not, by e-mail."""
     return list(session.scalars(select(User).order_by(User.email)))

@@ -1,4 +1,4 @@
-"""Managing users from the web: look-ups by id, adding, role changes, disabling and new passwords.
+"""Managing users from the web: look-ups by id, adding, role changes, disabling, enabling and new passwords.
 
 The rules live here so every edge enforces the same ones: the business always keeps at least one
 active owner (nobody can demote or disable the last one), and nobody disables their own account
@@ -101,6 +101,15 @@ def disable(session: Session, user_id: int, *, actor_id: int, clock: Clock = utc
     _keep_an_owner(session, user, "disabled")
     accounts.disable_user(session, user.email, clock=clock)
     log.info("user disabled on the web: id=%s role=%s by=%s", user.id, user.role, actor_id)
+    return user
+
+
+def enable(session: Session, user_id: int, *, actor_id: int) -> User:
+    """Let a disabled user sign in again (their revoked API tokens stay revoked)."""
+    user = get_user_by_id(session, user_id)
+    if not user.active:
+        accounts.enable_user(session, user.email)
+        log.info("user enabled on the web: id=%s role=%s by=%s", user.id, user.role, actor_id)
     return user
 
 

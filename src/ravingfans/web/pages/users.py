@@ -1,4 +1,4 @@
-"""The users page: owners see every account and add users, change roles, disable them and set passwords.
+"""The users page: owners see every account and add users, change roles, disable and enable them, set passwords.
 
 Handlers only translate HTTP to :mod:`ravingfans.services.users` calls and back; the rules (the last
 active owner stays an owner, nobody disables themselves, the password rules) are the service's, and
@@ -21,7 +21,8 @@ from ravingfans.web.deps import SessionDep, TemplatesDep, WriteSessionDep
 router = APIRouter()
 
 SAVED_MESSAGES = {"added": "User added.", "role": "Role changed.", "disabled": "User disabled; their sessions and "
-                  "API tokens have ended.", "password": "Password set; their open sessions have ended."}
+                  "API tokens have ended.", "enabled": "User enabled: they can sign in again with their password; "
+                  "API tokens revoked when they were disabled stay revoked.", "password": "Password set; their open sessions have ended."}
 MAX_EMAIL_FIELD = 1000  # longer than any address (254), so the service's own message names what is wrong
 MAX_PASSWORD_FIELD = 4 * accounts.MAX_PASSWORD  # room for NFKC to shrink it; the service has the last word
 
@@ -70,6 +71,13 @@ def disable_user(user_id: int, owner: OwnerUser, session: WriteSessionDep) -> Re
     """Disable a user: they are signed out everywhere and their API tokens stop working."""
     user = users_service.disable(session, user_id, actor_id=owner.user_id)
     return _saved("disabled", user.id)
+
+
+@router.post("/users/{user_id:int}/enable")
+def enable_user(user_id: int, owner: OwnerUser, session: WriteSessionDep) -> RedirectResponse:
+    """Enable a disabled user: they can sign in again with their password."""
+    user = users_service.enable(session, user_id, actor_id=owner.user_id)
+    return _saved("enabled", user.id)
 
 
 @router.post("/users/{user_id:int}/password")
