@@ -1,4 +1,4 @@
-"""`ravingfans user add|list|disable|enable|password` and `ravingfans token create|revoke`: who may sign in, and API tokens.
+"""`ravingfans user add|list|disable|enable|password` and `ravingfans token create|revoke`: who signs in, API tokens.
 
 There is no default account: the first owner is made with `user add`. Passwords are read with hidden
 input (twice) or as one line of standard input for scripts; neither passwords, tokens nor hashes are
@@ -143,7 +143,8 @@ def enable(email: str = typer.Argument(..., help="The e-mail address of the user
         with db.session(write=True) as session:
             user = enable_user(session, email)
             shown = (f"Enabled {user.email} (user #{user.id}): they can sign in again. API tokens revoked when "
-                     f"they were disabled stay revoked; make new ones with: ravingfans token create --user {user.email}")
+                     "they were disabled stay revoked; make new ones with: "
+                     f"ravingfans token create --user {user.email}")
     finally:
         db.dispose()
     info(shown)

@@ -20,9 +20,14 @@ from ravingfans.web.deps import SessionDep, TemplatesDep, WriteSessionDep
 
 router = APIRouter()
 
-SAVED_MESSAGES = {"added": "User added.", "role": "Role changed.", "disabled": "User disabled; their sessions and "
-                  "API tokens have ended.", "enabled": "User enabled: they can sign in again with their password; "
-                  "API tokens revoked when they were disabled stay revoked.", "password": "Password set; their open sessions have ended."}
+SAVED_MESSAGES = {
+    "added": "User added.",
+    "role": "Role changed.",
+    "disabled": "User disabled; their sessions and API tokens have ended.",
+    "enabled": "User enabled: they can sign in again with their password; API tokens revoked when they were "
+               "disabled stay revoked.",
+    "password": "Password set; their open sessions have ended.",
+}
 MAX_EMAIL_FIELD = 1000  # longer than any address (254), so the service's own message names what is wrong
 MAX_PASSWORD_FIELD = 4 * accounts.MAX_PASSWORD  # room for NFKC to shrink it; the service has the last word
 
