@@ -140,6 +140,9 @@ def test_token_revoke_and_user_disable_stop_tokens(run_cli: Run, cli_db: Databas
         assert verify_password(s, "ann@example.com", GOOD) is not None
         assert token_user(s, second) is None  # tokens revoked at disable stay revoked
     assert run_cli(["token", "create", "--user", "ann@example.com"]) == 0
+    capsys.readouterr()
+    assert run_cli(["user", "enable", "ann@example.com"]) == 0
+    assert "active already; nothing changed" in capsys.readouterr().err
     assert run_cli(["user", "enable", "nobody@example.com"]) == 4
 
 

@@ -54,7 +54,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 _URL_FORBIDDEN = frozenset('<>"`\\{}|^')
 
 # The customers table as the referred side of a referral. Built once: an alias sets up its ~30 column
-# proxies on first use, which cost a fifth of the profile's word-of-mouth section when done per request.
+# proxies on first use, which cost about a third of the profile's word-of-mouth section done per request.
 _REFERRED = Customer.__table__.alias("referred")
 _LABELS = {"kind": "Kind", "where": "Where", "url": "Web address", "sentiment": "Sentiment", "note": "Note",
            "employee_id": "Heard by", "occurred_at": "When"}

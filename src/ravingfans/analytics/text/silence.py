@@ -163,6 +163,10 @@ def stopped_contacting(
     )
 
 
+_MICROSECOND = timedelta(microseconds=1)
+_DAY_US = 86_400e6
+
+
 @dataclass(frozen=True, slots=True)
 class Stopped:
     """One customer who stopped contacting us: a row of :func:`stopped_contacting`, for a single customer."""
@@ -200,10 +204,6 @@ def contact_silence(
         return None
     return Stopped(contacts=len(seen), last_contact=seen[-1], usual_gap_days=usual, days_since=days_since,
                    ratio=ratio)
-
-
-_MICROSECOND = timedelta(microseconds=1)
-_DAY_US = 86_400e6
 
 
 def _check_rule(factor: float, min_contacts: int) -> None:
