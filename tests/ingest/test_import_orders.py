@@ -68,6 +68,22 @@ def test_reimport_unchanged_then_changed_line_replaces_order_lines(db, settings,
     assert count(db, OrderLine) == 4 and orders(db)["O1"].total == Decimal("126.50")
 
 
+def _served_by(db) -> dict[str, str | None]:
+    with db.session() as s:
+        rows = s.execute(select(Order.external_id, Employee.name).outerjoin(Employee, Order.employee_id == Employee.id))
+        return dict(rows.all())
+
+
+def test_each_order_keeps_who_served_it_when_created_and_when_changed(db, settings, tmp_path: Path) -> None:
+    path = write(tmp_path / "o.csv", ORDERS.replace("Carl,,Tom,web", "Carl,,,web"))
+    run_import(db, settings, path, "orders")
+    assert _served_by(db) == {"O1": "Maria", "O2": None, "O3": "Maria"}
+    write(path, ORDERS.replace("Lee,Maria,store,SKU1,Boot,1,120,,return", "Lee,Tom,store,SKU1,Boot,1,120,,return"))
+    changed = run_import(db, settings, path, "orders")
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 2, 1)  # O2 gained Tom, O3 moved to him
+    assert _served_by(db) == {"O1": "Maria", "O2": "Tom", "O3": "Tom"}
+
+
 def test_orders_attach_to_imported_customers(db, settings, tmp_path: Path) -> None:
     run_import(db, settings, write(tmp_path / "c.csv", "customer_id,email,first_name\nC1,ann@example.com,Ann\n"),
                "customers")
@@ -165,34 +181,72 @@ def _line_keys(db) -> list[tuple[str, str, str | None]]:
     return sorted((k["name"], k["referred_table"], (k.get("options") or {}).get("ondelete")) for k in keys)
 
 
-def test_everyday_import_keeps_the_per_row_key_checks(db, settings, tmp_path: Path) -> None:
+def _indexes(db) -> list[tuple[str, str, tuple[str, ...], bool]]:
+    """The orders' and lines' indexes and unique keys as the database has them: (table, name, columns, unique)."""
+    insp = inspect(db.engine)
+    found = []
+    for table in ("orders", "order_lines"):
+        found += [(table, i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(table)]
+        found += [(table, u["name"], tuple(u["column_names"]), True) for u in insp.get_unique_constraints(table)]
+    return sorted(set(found))
+
+
+def test_everyday_import_keeps_the_per_row_upkeep(db, settings, tmp_path: Path) -> None:
     with counted(db) as statements:
         run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders")
-    assert not [s for s in statements if "CONSTRAINT" in s]
+    assert not [s for s in statements if "CONSTRAINT" in s or "INDEX ix_order" in s]
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_bulk_load_checks_line_keys_as_a_set_and_puts_them_back(db, settings, tmp_path: Path, monkeypatch,
-                                                                   dry_run: bool) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL checks a key with one query per row")
-    before = _line_keys(db)
+def test_bulk_load_builds_indexes_and_keys_after_and_puts_them_back(db, settings, tmp_path: Path, monkeypatch,
+                                                                     dry_run: bool) -> None:
+    keys_before, indexes_before = _line_keys(db), _indexes(db)
     monkeypatch.setattr(merge, "BULK_LINES", 1)
     with counted(db) as statements:
         run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders", dry_run=dry_run)
-    assert [s.split()[3:5] for s in statements if "CONSTRAINT" in s] == [
-        ["DROP", "CONSTRAINT"], ["DROP", "CONSTRAINT"], ["ADD", "CONSTRAINT"], ["ADD", "CONSTRAINT"]]
-    assert _line_keys(db) == before == [
+    upkeep = [s.split()[0:2] + s.split()[3:5] for s in statements if "CONSTRAINT" in s or "INDEX ix_order" in s]
+    if db.engine.dialect.name != "postgresql":  # SQLite gains nothing from it: it keeps its indexes
+        assert upkeep == []
+        return
+    indexes = 4  # the orders' three secondary indexes and the lines' variant index
+    dropped = [["ALTER", "TABLE", "DROP", "CONSTRAINT"]] * 3 + [["DROP", "INDEX"]] * indexes
+    added = [["CREATE", "INDEX"]] * indexes + [["ALTER", "TABLE", "ADD", "CONSTRAINT"]] * 3
+    assert [u[:2] if u[0] != "ALTER" else u for u in upkeep] == dropped + added
+    assert _line_keys(db) == keys_before == [
         ("fk_order_lines_order_id_orders", "orders", "CASCADE"),
         ("fk_order_lines_variant_id_product_variants", "product_variants", "SET NULL")]
+    assert _indexes(db) == indexes_before
+    assert {n for _t, n, _c, _u in indexes_before} >= {
+        "ix_orders_customer_placed", "ix_orders_placed_at", "ix_orders_employee_id", "ix_order_lines_variant_id",
+        "uq_orders_source_external_id", "uq_order_lines_order_id_line_no"}
     assert count(db, OrderLine) == (0 if dry_run else 4)
     if not dry_run:
         assert [(ln.line_no, ln.sku) for ln in lines(db, "O1")] == [(1, "SKU1"), (2, "SKU2")]
-        # a smaller load than the ledger it lands in keeps the per-row checks (and the readers unblocked)
+        # a smaller load than the ledger it lands in keeps the row-by-row upkeep (and the readers unblocked)
         with counted(db) as statements:
             run_import(db, settings, write(tmp_path / "p.csv", ORDERS.replace("O1,", "O9,")), "orders")
-        assert not [s for s in statements if "CONSTRAINT" in s]
+        assert not [s for s in statements if "CONSTRAINT" in s or "INDEX ix_order" in s]
 
+
+def test_a_bulk_load_that_breaks_a_key_rolls_back_with_every_index_in_place(db, settings, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    """A failure after the indexes were dropped (here: building one again fails) leaves the
+    ledger, its indexes and its keys as they were."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL builds indexes after a bulk load")
+    keys_before, indexes_before = _line_keys(db), _indexes(db)
+    monkeypatch.setattr(merge, "BULK_LINES", 1)
+    real = merge.CreateIndex
+
+    def failing(index):
+        raise RuntimeError("killed while building indexes")
+
+    monkeypatch.setattr(merge, "CreateIndex", failing)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_import(db, settings, write(tmp_path / "o.csv", ORDERS), "orders")
+    monkeypatch.setattr(merge, "CreateIndex", real)
+    assert count(db, Order) == count(db, OrderLine) == 0
+    assert _line_keys(db) == keys_before and _indexes(db) == indexes_before
 
 
 def test_sqlite_import_gives_its_connection_cache_back(db, settings, tmp_path: Path) -> None:

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, text
-from sqlalchemy.schema import AddConstraint, DropConstraint
+from sqlalchemy import Connection, Constraint, Index, UniqueConstraint, text
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from ravingfans.db.models import OrderLine
+from ravingfans.db.models import Order, OrderLine
 from ravingfans.ingest.staging import STAGE_TABLE
 from ravingfans.services import restock, restock_holds
 
@@ -262,13 +262,12 @@ def build_order_heads(conn: Connection) -> None:
     """One row per staged order: its first line's details, line count, summed hashes and total."""
     conn.execute(text("""CREATE TEMPORARY TABLE stg_heads AS
         SELECT h.*, a.n_lines, a.lines_hash, a.lines_total, CAST(NULL AS BIGINT) AS cust,
-               CAST(NULL AS BIGINT) AS emp, CAST(NULL AS BIGINT) AS order_pk, CAST(NULL AS BIGINT) AS old_hash,
+               CAST(NULL AS BIGINT) AS order_pk, CAST(NULL AS BIGINT) AS old_hash,
                1 AS write_lines
-        FROM stg_orders h
-        JOIN (SELECT order_id, MIN(src_row) AS r FROM stg_orders WHERE header_hash IS NOT NULL GROUP BY order_id) f
-          ON h.src_row = f.r
-        JOIN (SELECT order_id, COUNT(*) AS n_lines, SUM(line_hash) AS lines_hash, SUM(amount) AS lines_total
-              FROM stg_orders GROUP BY order_id) a ON a.order_id = h.order_id"""))
+        FROM (SELECT order_id, MIN(CASE WHEN header_hash IS NOT NULL THEN src_row END) AS r, COUNT(*) AS n_lines,
+                     SUM(line_hash) AS lines_hash, SUM(amount) AS lines_total
+              FROM stg_orders GROUP BY order_id) a
+        JOIN stg_orders h ON h.order_id = a.order_id AND h.src_row = a.r"""))
     conn.execute(text("CREATE INDEX ix_stg_heads_order ON stg_heads (order_id)"))
     analyze(conn, "stg_heads")
 
@@ -292,8 +291,11 @@ def _resolve_customers(conn: Connection, source: str) -> None:
     conn.execute(text("""UPDATE stg_heads SET cust = ci.customer_id FROM customer_identities ci
         WHERE ci.source = :src AND ci.external_id = COALESCE(stg_heads.customer_id, stg_heads.email)
           AND stg_heads.cust IS NULL"""), {"src": source})
+    # Only heads whose e-mail is on file: setting the others' cust to NULL again rewrote every head (~1.4 s per
+    # million lines on PostgreSQL, whose UPDATE writes a new row version even for an unchanged value).
     conn.execute(text("""UPDATE stg_heads SET cust = (SELECT MIN(c.id) FROM customers c WHERE c.email = stg_heads.email)
-        WHERE cust IS NULL AND email IS NOT NULL"""))
+        WHERE cust IS NULL AND email IS NOT NULL
+          AND EXISTS (SELECT 1 FROM customers c WHERE c.email = stg_heads.email)"""))
 
 
 def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool = True) -> MergeCounts:
@@ -330,15 +332,16 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
             WHERE employee IS NOT NULL) e
         WHERE NOT EXISTS (SELECT 1 FROM employees x WHERE x.source = :src AND x.external_id = e.employee)"""),
                  {"src": source, "now": stamp, "yes": True})
-    conn.execute(text("""UPDATE stg_heads SET emp = x.id FROM employees x
-        WHERE x.source = :src AND x.external_id = stg_heads.employee"""), {"src": source})
 
     before_p = _scalar(conn, "SELECT COALESCE(MAX(id), 0) FROM products")
+    # Each SKU once, then looked up: probing the catalogue for every staged line first cost ~1 s a million lines.
     conn.execute(text("""INSERT INTO products (source, external_id, name, created_at)
-        SELECT CAST(:src AS VARCHAR(40)), s.sku, MAX(COALESCE(s.product_name, s.sku)), :now FROM stg_orders s
-        WHERE s.sku IS NOT NULL AND NOT EXISTS (SELECT 1 FROM product_variants v WHERE v.sku = s.sku)
-          AND NOT EXISTS (SELECT 1 FROM products p WHERE p.source = :src AND p.external_id = s.sku)
-        GROUP BY s.sku"""), {"src": source, "now": stamp})
+        SELECT CAST(:src AS VARCHAR(40)), g.sku, g.name, :now
+        FROM (SELECT s.sku, MAX(COALESCE(s.product_name, s.sku)) AS name FROM stg_orders s
+              WHERE s.sku IS NOT NULL GROUP BY s.sku) g
+        WHERE NOT EXISTS (SELECT 1 FROM product_variants v WHERE v.sku = g.sku)
+          AND NOT EXISTS (SELECT 1 FROM products p WHERE p.source = :src AND p.external_id = g.sku)
+        ORDER BY g.sku"""), {"src": source, "now": stamp})
     conn.execute(text("""INSERT INTO product_variants (product_id, sku, stock, updated_at)
         SELECT p.id, p.external_id, 0, :now FROM products p WHERE p.id > :b
           AND NOT EXISTS (SELECT 1 FROM product_variants v WHERE v.sku = p.external_id)"""),
@@ -355,57 +358,63 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
     counts.updated = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE order_pk IS NOT NULL AND write_lines = 1")
     counts.unchanged = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE write_lines = 0")
     total = "stg_heads.lines_total - COALESCE(stg_heads.refunded_amount, 0)"
-    conn.execute(text(f"""UPDATE orders SET customer_id = stg_heads.cust, employee_id = stg_heads.emp,
+    # Each order's employee is looked up where it is written (an UPDATE of every head to note it first cost ~1.5 s
+    # per million lines on PostgreSQL); employees are unique per (source, external_id).
+    emp = "(SELECT x.id FROM employees x WHERE x.source = :src AND x.external_id = stg_heads.employee)"
+    conn.execute(text(f"""UPDATE orders SET customer_id = stg_heads.cust, employee_id = {emp},
             placed_at = stg_heads.ordered_at, channel = stg_heads.channel, location = stg_heads.location,
             financial_status = stg_heads.status, cancelled_at = stg_heads.cancelled_at, total = {total},
             content_hash = {content}
-        FROM stg_heads WHERE orders.id = stg_heads.order_pk AND stg_heads.write_lines = 1"""))
+        FROM stg_heads WHERE orders.id = stg_heads.order_pk AND stg_heads.write_lines = 1"""), {"src": source})
     conn.execute(text("""DELETE FROM order_lines WHERE order_id IN
         (SELECT order_pk FROM stg_heads WHERE order_pk IS NOT NULL AND write_lines = 1)"""))
-    conn.execute(text(f"""INSERT INTO orders (source, external_id, customer_id, employee_id, placed_at, channel,
-            location, financial_status, cancelled_at, total, content_hash)
-        SELECT CAST(:src AS VARCHAR(40)), stg_heads.order_id, stg_heads.cust, stg_heads.emp, stg_heads.ordered_at, stg_heads.channel,
-               stg_heads.location, stg_heads.status, stg_heads.cancelled_at, {total}, {content}
-        FROM stg_heads WHERE stg_heads.order_pk IS NULL ORDER BY stg_heads.src_row"""), {"src": source})
-    if conn.dialect.name == "postgresql":  # just filled in this transaction: without fresh statistics
-        analyze(conn, "orders")  # PostgreSQL plans one index probe per order for the joins below
-    # The lines join their orders directly (not through an order_pk written back into every head: on
-    # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines). CROSS JOIN makes SQLite start
-    # from the staged rows (its documented way to fix the loop order), never from every order of the
-    # source, which a daily import into a ledger of millions would otherwise scan; PostgreSQL plans it
-    # as the inner join it is.
-    with _line_keys_checked_once(conn):
+    with _indexes_built_after(conn):
+        conn.execute(text(f"""INSERT INTO orders (source, external_id, customer_id, employee_id, placed_at, channel,
+                location, financial_status, cancelled_at, total, content_hash)
+            SELECT CAST(:src AS VARCHAR(40)), stg_heads.order_id, stg_heads.cust, x.id, stg_heads.ordered_at,
+                   stg_heads.channel, stg_heads.location, stg_heads.status, stg_heads.cancelled_at, {total}, {content}
+            FROM stg_heads LEFT JOIN employees x ON x.source = :src AND x.external_id = stg_heads.employee
+            WHERE stg_heads.order_pk IS NULL ORDER BY stg_heads.src_row"""), {"src": source})
+        if conn.dialect.name == "postgresql":  # just filled in this transaction: without fresh statistics
+            analyze(conn, "orders")  # PostgreSQL plans one index probe per order for the joins below
+        # The lines join their orders directly (not through an order_pk written back into every head: on
+        # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines). CROSS JOIN fixes SQLite's loop
+        # order (its documented way): each staged head finds its order once, then its lines, never starting from
+        # every order of the source, which a daily import into a ledger of millions would otherwise scan (and
+        # finding the order per head, not per line, saves ~0.4 s a million lines); PostgreSQL plans it as the
+        # inner join it is.
         conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, variant_id, sku, product_name,
                 quantity, unit_price, discount, amount)
             SELECT o.id, ROW_NUMBER() OVER (PARTITION BY s.order_id ORDER BY s.src_row), s.kind, v.id, s.sku,
                    s.product_name, s.quantity, s.unit_price, COALESCE(s.discount, 0), s.amount
-            FROM stg_heads h CROSS JOIN stg_orders s CROSS JOIN orders o
+            FROM stg_heads h CROSS JOIN orders o CROSS JOIN stg_orders s
             LEFT JOIN product_variants v ON v.sku = s.sku
             WHERE h.write_lines = 1 AND s.order_id = h.order_id AND o.source = :src
               AND o.external_id = h.order_id"""), {"src": source})
-    conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, product_name, quantity, unit_price,
-            discount, amount)
-        SELECT o.id, h.n_lines + 1, 'refund', 'Refund', 1, -h.refunded_amount, 0, -h.refunded_amount
-        FROM stg_heads h CROSS JOIN orders o
-        WHERE h.write_lines = 1 AND h.refunded_amount IS NOT NULL AND h.refunded_amount <> 0
-          AND o.source = :src AND o.external_id = h.order_id"""), {"src": source})
+        conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, product_name, quantity, unit_price,
+                discount, amount)
+            SELECT o.id, h.n_lines + 1, 'refund', 'Refund', 1, -h.refunded_amount, 0, -h.refunded_amount
+            FROM stg_heads h CROSS JOIN orders o
+            WHERE h.write_lines = 1 AND h.refunded_amount IS NOT NULL AND h.refunded_amount <> 0
+              AND o.source = :src AND o.external_id = h.order_id"""), {"src": source})
     restock_holds.release_purchased(conn, now=now)  # a purchase ends the buyer's hold and wait for that variant
     return counts
 
 
 BULK_LINES = 100_000
-"""From this many order lines, if also at least as many as the ledger holds, PostgreSQL checks their keys once."""
+"""From this many order lines, if also at least as many as the ledger holds, PostgreSQL builds indexes after."""
 
 
 def _bulk_load(conn: Connection) -> bool:
-    """Whether this merge writes enough order lines, against the ledger's size, to check their keys as a set.
+    """Whether this merge writes enough order lines, against the ledger's size, to build their indexes after.
 
-    PostgreSQL checks a foreign key with one trigger query per inserted row: about 12 s of a million-line
-    load (bench/RESULTS.md). Its manual's advice for bulk loads ("Populating a Database": remove foreign
-    key constraints) is to drop the keys and add them back, which checks every row in one join. The price
-    is a lock that holds readers of orders, products and lines off until the import commits, so it is
-    taken only for a first load or a backfill at least as large as the ledger; everyday imports keep the
-    per-row checks.
+    PostgreSQL keeps each index in order row by row as rows arrive and checks a foreign key with one trigger
+    query per row: about 12 s of a million-line load for the lines' keys alone (bench/RESULTS.md). Its manual's
+    advice for bulk loads ("Populating a Database") is to drop indexes and keys and build them once, over the
+    whole set. The price is a lock that holds readers of orders, products and lines off until the import
+    commits, so it is taken only for a first load or a backfill at least as large as the ledger; everyday
+    imports keep the row-by-row upkeep. SQLite gains nothing from it (measured: within the noise, the index
+    builds cost what the upkeep saved), so it keeps its indexes.
     """
     if conn.dialect.name != "postgresql":
         return False
@@ -416,18 +425,33 @@ def _bulk_load(conn: Connection) -> bool:
     return held <= lines
 
 
-@contextmanager
-def _line_keys_checked_once(conn: Connection) -> Iterator[None]:
-    """Around a bulk insert of order lines: drop their foreign keys, and add them back (checked) after.
+def _by_name(item: Index | Constraint) -> str:
+    return str(item.name)
 
-    Inside the import's transaction: a failure or a kill leaves the keys as they were.
+
+@contextmanager
+def _indexes_built_after(conn: Connection) -> Iterator[None]:
+    """Around a bulk insert of orders and lines on PostgreSQL: drop their secondary indexes and the lines' unique
+    and foreign keys, then build them again, checked, over the whole set.
+
+    Inside the import's transaction: a failure or a kill leaves every index and key as it was. The orders'
+    own foreign keys stay (dropping one locks the customers table, which every page reads, against readers)
+    and so does their (source, external_id) key, which the lines' insert looks orders up by.
     """
     if not _bulk_load(conn):
         yield
         return
-    keys = sorted(OrderLine.__table__.foreign_key_constraints, key=lambda k: str(k.name))
-    for key in keys:
-        conn.execute(DropConstraint(key))
+    lines = OrderLine.__table__
+    indexes = sorted([*Order.__table__.indexes, *lines.indexes], key=_by_name)
+    constraints: list[Constraint] = sorted((c for c in lines.constraints if isinstance(c, UniqueConstraint)),
+                                           key=_by_name)
+    constraints += sorted(lines.foreign_key_constraints, key=_by_name)  # added last, checked against the others
+    for constraint in constraints:
+        conn.execute(DropConstraint(constraint))
+    for index in indexes:
+        conn.execute(DropIndex(index))
     yield
-    for key in keys:
-        conn.execute(AddConstraint(key))
+    for index in indexes:
+        conn.execute(CreateIndex(index))
+    for constraint in constraints:
+        conn.execute(AddConstraint(constraint))
