@@ -533,3 +533,112 @@ def test_a_malformed_address_is_skipped_and_the_rest_are_sent(db: Database, conf
                              clock=fixed(T0))
         assert report.counts == {"sent": 1, "no_email": 1} and report.customer_ids == (good,)
         assert [m.to_address for m in outbox(s)] == ["ana@example.com"]
+
+
+# --- two writers at once (PostgreSQL runs them side by side; SQLite queues the second behind the first) ----------
+
+
+def _overlapping(db: Database, first: Any, second: Any) -> list[Any]:
+    """Run ``first`` in a write transaction held open while ``second`` starts in its own, then commit both.
+
+    The second writer reads before the first commits, so a check-then-insert in it races the first's insert:
+    without a lock or an upsert it fails on a unique key once the first commits (PostgreSQL).
+    """
+    import threading
+    import time
+
+    done, results, errors = threading.Event(), [None, None], []
+
+    def run_first() -> None:
+        try:
+            with db.session(write=True) as s:
+                results[0] = first(s)
+                done.set()
+                time.sleep(0.5)  # the second is waiting on this transaction by now
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            done.set()
+
+    def run_second() -> None:
+        done.wait(timeout=10)
+        try:
+            with db.session(write=True) as s:
+                results[1] = second(s)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results
+
+
+def test_two_links_for_one_customer_at_once_share_one_invitation(db: Database, conf: Settings,
+                                                                 people: dict[str, int]) -> None:
+    with db.session(write=True) as s:
+        survey = default_survey(s).id
+    issue = lambda s: issue_link(s, survey, people["ed"], settings=conf, clock=fixed(T0))  # noqa: E731
+    one, two = _overlapping(db, issue, issue)
+    assert one.invitation_id == two.invitation_id and one.token != two.token
+    with db.session(write=True) as s:
+        assert s.scalar(select(func.count()).select_from(SurveyInvitation)) == 1
+        assert survey_page(s, two.token, clock=fixed(T0)).first_name == "Ed"
+
+
+def test_answers_entered_twice_at_once_make_one_response(db: Database, conf: Settings,
+                                                         people: dict[str, int]) -> None:
+    with db.session(write=True) as s:
+        user = User(email="sam@shop.example", password_hash="x", role="staff", created_at=T0)
+        s.add(user)
+        s.flush()
+        survey, user_id = default_survey(s), user.id
+        nps = survey.questions[0].id
+        survey_id = survey.id
+
+    def enter(score: int) -> Any:
+        return lambda s: record_answers_for_customer(s, survey_id, people["cy"], {nps: score}, user_id, "store",
+                                                     clock=fixed(T0))
+
+    one, two = _overlapping(db, enter(7), enter(9))
+    assert (one.changed, two.changed) == (False, True) and one.response_id == two.response_id
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SurveyInvitation)) == 1
+        assert s.scalars(select(SurveyResponse.nps)).all() == [9]
+
+
+def test_a_form_sent_twice_at_once_stores_one_response(db: Database, invited: tuple[int, str, dict[str, int]]) -> None:
+    _survey, token, f = invited
+    submit = lambda s: submit_answers(s, token, {f["nps"]: "8"}, clock=fixed(T0))  # noqa: E731
+    one, two = _overlapping(db, submit, submit)
+    assert (one.changed, two.changed) == (False, True)
+    with db.session() as s:
+        assert s.scalars(select(SurveyResponse.changes)).all() == [1]
+
+
+def test_a_send_meeting_a_handed_over_link_invites_once(db: Database, conf: Settings,
+                                                         people: dict[str, int]) -> None:
+    with db.session(write=True) as s:
+        survey = default_survey(s).id
+    link = lambda s: issue_link(s, survey, people["bob"], settings=conf, clock=fixed(T0))  # noqa: E731
+    send = lambda s: send_survey(s, survey, Audience.customer(people["bob"]), settings=conf,  # noqa: E731
+                                 clock=fixed(T0))
+    issued, report = _overlapping(db, link, send)
+    assert report.counts.get("already_invited", 0) + report.counts["sent"] == 1
+    with db.session() as s:
+        invitations = s.scalars(select(SurveyInvitation)).all()
+        assert [(i.customer_id, i.id) for i in invitations] == [(people["bob"], issued.invitation_id)]
+
+
+def test_two_sends_of_one_survey_at_once_invite_each_customer_once(db: Database, conf: Settings,
+                                                                   people: dict[str, int]) -> None:
+    with db.session(write=True) as s:
+        survey = default_survey(s).id
+    send = lambda s: send_survey(s, survey, Audience.customers([people["ada"], people["bob"]]),  # noqa: E731
+                                 settings=conf, clock=fixed(T0))
+    one, two = _overlapping(db, send, send)
+    assert (one.counts["sent"], two.counts["sent"], two.counts.get("already_invited")) == (2, 0, 2)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SurveyInvitation)) == 2 == len(outbox(s))

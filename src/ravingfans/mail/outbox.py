@@ -31,14 +31,13 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.db.models import Customer, OutboxMessage, UnsubscribeToken
+from ravingfans.db.upsert import insert_for
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.i18n import best_language
 from ravingfans.ingest.suppression import erased_emails
@@ -84,10 +83,6 @@ class EnqueueResult:
 
     status: EnqueueStatus
     outbox_id: int | None
-
-
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _check_key(key: str) -> str:
@@ -258,7 +253,7 @@ def enqueue_many(session: Session, messages: Sequence[Outgoing], *, settings: Se
                          "attempts": 0, "next_attempt_at": now, "created_at": now})
         # executemany with RETURNING: SQLAlchemy sends multi-row INSERTs from one cached statement.
         written.update(session.execute(
-            _insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
+            insert_for(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
             .returning(OutboxMessage.key, OutboxMessage.id), rows).all())
     raced = _existing(session, [key for key in first_of_key if key not in written])  # queued by another meanwhile
     done: list[EnqueueResult] = []

@@ -13,14 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
 from ravingfans.db.models import Customer, Product, ProductVariant
 from ravingfans.db.models.stock import Hold, Restock, StockWait
+from ravingfans.db.upsert import insert_for
 from ravingfans.services.restock_holds import held_units
 
 MAIL_TEMPLATE = "back_in_stock"
@@ -68,10 +67,6 @@ def _claim_variant(session: Session, variant_id: int) -> ProductVariant | None:
     if variant is not None:
         session.refresh(variant)
     return variant
-
-
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _mail_context(customer: Any, asked: bool, variant: ProductVariant, product_name: str,
@@ -163,7 +158,7 @@ def _fan_out_one(session: Session, settings: Settings, restock: Restock, report:
             outcome["notified" if result.status in ("queued", "duplicate") else "unreachable"].append(wait_id)
         _close(session, restock, outcome, now)
         if holds:
-            made = len(session.execute(_insert(session)(Hold).values(holds).on_conflict_do_nothing(
+            made = len(session.execute(insert_for(session, Hold).values(holds).on_conflict_do_nothing(
                 index_elements=["restock_id", "customer_id"]).returning(Hold.id)).all())
             report.held += made
             restock.held += made

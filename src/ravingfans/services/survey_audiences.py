@@ -38,13 +38,14 @@ from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
 from ravingfans.db.models import Customer, CustomerScore, Interaction, Order
 from ravingfans.db.models.surveys import Survey, SurveyInvitation, SurveyLink
+from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, ValidationFailed
 from ravingfans.i18n import best_language
 from ravingfans.services.business import effective_settings, get_business
 from ravingfans.services.common import get_customer
 from ravingfans.services.inputs import MAX_ID
 from ravingfans.services.runs import require_run
-from ravingfans.services.surveys import translator, is_open, load_survey, new_token
+from ravingfans.services.surveys import invitation_for, is_open, load_survey, new_token, translator
 
 AUDIENCE_KINDS = ("segment", "slipping", "fans", "recent_buyers", "customer", "customers")
 REASONS = ("sent", "no_email", "no_consent", "already_invited", "asked_recently", "suppressed", "not_found")
@@ -341,7 +342,9 @@ def _write_invitations(session: Session, survey: Survey, queued: Sequence[tuple[
     queued: a few multi-row INSERTs, not a few per customer (a survey may go to thousands at once)."""
     for start in range(0, len(queued), 500):
         chunk = queued[start:start + 500]
-        session.execute(insert(SurveyInvitation), [
+        # a link handed over or answers entered meanwhile may have made one already: then the e-mail's link joins it
+        session.execute(insert_for(session, SurveyInvitation).on_conflict_do_nothing(
+            index_elements=["survey_id", "customer_id"]), [
             {"survey_id": survey.id, "customer_id": customer.id, "channel": "email", "sent_at": now,
              "expires_at": expires_at, "sent_by": sent_by_user_id} for customer, _d in chunk])
         ids = dict(session.execute(select(SurveyInvitation.customer_id, SurveyInvitation.id).where(
@@ -357,7 +360,7 @@ def _write_invitations(session: Session, survey: Survey, queued: Sequence[tuple[
 def send_survey(session: Session, survey_id: int, audience: Audience, *, settings: Settings, dry_run: bool = False,
                 sent_by_user_id: int | None = None, clock: Clock = utcnow) -> SendReport:
     """Invite an audience to a survey by e-mail under the rules above; a dry run only counts."""
-    survey = load_survey(session, survey_id)
+    survey = load_survey(session, survey_id, lock=not dry_run)  # two sends of one survey at once: one after the other
     now = clock()
     if not dry_run and not is_open(survey, now):
         raise Conflict(f"Survey {survey.id} is {survey.status if survey.status != 'open' else 'past its closing time'}"
@@ -491,13 +494,7 @@ def issue_link(session: Session, survey_id: int, customer_id: int, *, settings: 
     if not is_open(survey, now):
         raise Conflict(f"Survey {survey.id} is not open, so its link would not work.",
                        hint=f"Open it with: ravingfans survey open {survey.id}")
-    invitation = session.scalar(select(SurveyInvitation).where(SurveyInvitation.survey_id == survey.id,
-                                                               SurveyInvitation.customer_id == customer.id))
-    if invitation is None:
-        invitation = SurveyInvitation(survey_id=survey.id, customer_id=customer.id, channel="link", sent_at=now,
-                                      sent_by=sent_by_user_id)
-        session.add(invitation)
-        session.flush()
+    invitation = invitation_for(session, survey.id, customer.id, channel="link", now=now, sent_by=sent_by_user_id)
     expires_at = _link_expiry(survey, now, settings)
     token = _add_link(session, invitation, expires_at, now)
     _log(session, customer.id, "other", f"Survey '{survey.name}' link given", now)

@@ -43,6 +43,7 @@ from ravingfans.db.models.surveys import (
     SurveyQuestion,
     SurveyResponse,
 )
+from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
 from ravingfans.i18n import best_language, gettext_for
 from ravingfans.services.common import get_customer
@@ -213,12 +214,29 @@ def _info(session: Session, survey: Survey, *, language: str | None = None) -> S
                       invited=int(invited), answered=int(answered))
 
 
-def load_survey(session: Session, survey_id: int) -> Survey:
-    """The stored survey with this id, or NotFound naming how to list them."""
-    survey = session.get(Survey, survey_id) if 1 <= survey_id <= MAX_ID else None
+def load_survey(session: Session, survey_id: int, *, lock: bool = False) -> Survey:
+    """The stored survey with this id, or NotFound naming how to list them; ``lock`` holds other lockers (a send
+    to the same survey) off until this transaction ends (FOR UPDATE on PostgreSQL; SQLite has one writer)."""
+    survey = (session.get(Survey, survey_id, with_for_update=lock or None) if 1 <= survey_id <= MAX_ID
+              else None)
     if survey is None:
         raise NotFound(f"There is no survey number {survey_id}.", hint="List them with: ravingfans survey list")
     return survey
+
+
+def invitation_for(session: Session, survey_id: int, customer_id: int, *, channel: str, now: datetime,
+                   sent_by: int | None = None) -> SurveyInvitation:
+    """The customer's invitation to the survey, made now on ``channel`` when there is none yet.
+
+    Made with INSERT ... ON CONFLICT DO NOTHING, so that two writers at once (a form sent twice, a link handed
+    over while a send runs) make one invitation and both go on with it, instead of the second failing on the
+    unique key.
+    """
+    session.execute(insert_for(session, SurveyInvitation).values(
+        survey_id=survey_id, customer_id=customer_id, channel=channel, sent_at=now, sent_by=sent_by,
+    ).on_conflict_do_nothing(index_elements=["survey_id", "customer_id"]))
+    return session.scalars(select(SurveyInvitation).where(SurveyInvitation.survey_id == survey_id,
+                                                          SurveyInvitation.customer_id == customer_id)).one()
 
 
 def get_survey(session: Session, survey_id: int, *, language: str | None = None) -> SurveyInfo:
@@ -550,6 +568,8 @@ def store_response(session: Session, survey: Survey, customer: Customer, answers
         raise ValidationFailed(f"Channel: must be one of {', '.join(RESPONSE_CHANNELS)}", field="channel")
     nps = next((int(answers[str(q.id)]) for q in survey.questions
                 if q.kind == "nps" and answers.get(str(q.id)) is not None), None)
+    if invitation is not None:  # one writer per invitation: a form sent twice at once is stored, then changed
+        session.execute(select(SurveyInvitation.id).where(SurveyInvitation.id == invitation.id).with_for_update())
     response = session.scalar(select(SurveyResponse).where(SurveyResponse.survey_id == survey.id,
                                                            SurveyResponse.customer_id == customer.id))
     changed = response is not None
@@ -653,13 +673,8 @@ def record_answers_for_customer(session: Session, survey_id: int, customer_id: i
     if employee_id is not None and (not 1 <= employee_id <= MAX_ID or session.get(Employee, employee_id) is None):
         raise ValidationFailed(f"Employee: there is no employee number {employee_id}", field="employee_id")
     parsed = parse_answers(_views(survey), answers)
-    invitation = session.scalar(select(SurveyInvitation).where(SurveyInvitation.survey_id == survey.id,
-                                                               SurveyInvitation.customer_id == customer.id))
-    if invitation is None:  # asked in person: counts as asked for the frequency cap and the response rate
-        invitation = SurveyInvitation(survey_id=survey.id, customer_id=customer.id, channel=channel, sent_at=now,
-                                      sent_by=entered_by_user_id)
-        session.add(invitation)
-        session.flush()
+    # asked in person: counts as asked for the frequency cap and the response rate
+    invitation = invitation_for(session, survey.id, customer.id, channel=channel, now=now, sent_by=entered_by_user_id)
     return store_response(session, survey, customer, parsed, channel=channel, invitation=invitation,
                           entered_by=entered_by_user_id, employee_id=employee_id, clock=lambda: now)
 

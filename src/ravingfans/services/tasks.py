@@ -17,14 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, and_, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import TASK_STATUSES, Customer, CustomerScore, Employee, Order, Task, User
 from ravingfans.db.types import to_minor
+from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
 from ravingfans.services import interactions, moments
 from ravingfans.services.inputs import MAX_ID
@@ -54,15 +53,11 @@ def served_by(customer: Any) -> Any:
             .order_by(served.c.placed_at.desc()).limit(1).scalar_subquery())
 
 
-def _insert(session: Session, table: Table) -> Any:
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-
-
 def upsert_ignore(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], key: str) -> int:
     """Insert a few rows, skipping any whose ``key`` is already stored (or being stored by another writer)."""
     written = 0
     for start in range(0, len(rows), INSERT_BATCH):
-        stmt = _insert(session, table).values(list(rows[start:start + INSERT_BATCH]))
+        stmt = insert_for(session, table).values(list(rows[start:start + INSERT_BATCH]))
         stmt = stmt.on_conflict_do_nothing(index_elements=[key]).returning(*table.primary_key.columns)
         written += len(session.execute(stmt).all())  # RETURNING: rowcount is not reliable for this on psycopg
     return written
@@ -174,7 +169,7 @@ def create_task(session: Session, *, dedupe_key: str, customer_id: int, rule: st
            "script": script, "owner_employee_id": owner_employee_id, "due_on": due_on,
            "priority": customer_value(session, customer_id) if priority is None else priority, "status": "open",
            "campaign_id": campaign_id, "created_at": clock(), "outcome_note": ""}
-    stmt = _insert(session, Task.__table__).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = insert_for(session, Task.__table__).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
     found = session.execute(stmt.returning(Task.__table__.c.id)).scalar_one_or_none()
     return int(found) if found is not None else None
 
