@@ -7,9 +7,12 @@
 For each backend: (1) the bulk floor, `sqlite3 DB ".import"` into a bare table (or `psql \\copy`
 into a bare table of text columns); (2) ravingfans' `import_file` into a freshly migrated database,
 full validation and merge, in a child process so its peak RSS is its own; (3) the same import again,
-which must find every order unchanged. Wall time and peak RSS come from `/usr/bin/time`; the
-ravingfans rate uses the time of the `import_file` call itself (the process time, with interpreter
-start-up and imports, is shown too), and the child reports where that time went.
+which must find every order unchanged; (4) the database's own set-based path (`\\copy`, or SQLite's
+INSERT ... SELECT) writing the orders and lines of (2) into ravingfans' own tables with every index
+and key in place, without validation: the part of any import's cost that the schema itself sets.
+Wall time and peak RSS come from `/usr/bin/time`; the ravingfans rate uses the time of the
+`import_file` call itself (the process time, with interpreter start-up and imports, is shown too),
+and the child reports where that time went.
 """
 
 from __future__ import annotations
@@ -239,10 +242,35 @@ def bench_sqlite(path: Path, work: Path, keep: bool) -> tuple[list[Run], str]:
     run1, first = _rf_import("sqlite", url, path, "import")
     run2, second = _rf_import("sqlite", url, path, "re-import (unchanged)")
     checked = _check_imports(first, second, _db_counts(url), rows)
+    floor = _schema_floor_sqlite(rf_db, work / "schema.sqlite", rows)
     if not keep:
         for p in work.glob("*.sqlite*"):
             p.unlink()
-    return runs + [run1, run2], checked
+    return runs + [floor, run1, run2], checked
+
+
+LEDGER = ("orders", "order_lines")
+DIMENSIONS = ("customers", "customer_identities", "employees", "products", "product_variants")
+
+
+def _schema_floor_sqlite(rf_db: Path, floor_db: Path, rows: int) -> Run:
+    """SQLite's own set-based path into ravingfans' tables, with every index and key in place: the orders and
+    lines the import wrote, copied by INSERT ... SELECT from that file (attached) into a freshly migrated one
+    that already holds its customers, employees and products (copied first, untimed). No validation, no
+    staging: what any importer would still pay to write these rows into this schema."""
+    from ravingfans.db.engine import make_engine
+    from ravingfans.db.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{floor_db}")
+    upgrade(engine)
+    engine.dispose()
+    attach = f"ATTACH '{rf_db}' AS rf"
+    copy = [f"INSERT INTO main.{t} SELECT * FROM rf.{t};" for t in DIMENSIONS]
+    subprocess.run(["sqlite3", str(floor_db), attach, "BEGIN", *copy, "COMMIT"], check=True)
+    ledger = [f"INSERT INTO main.{t} SELECT * FROM rf.{t};" for t in LEDGER]
+    wall, rss, _ = _time_cmd(["sqlite3", str(floor_db), "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536",
+                              attach, "BEGIN", *ledger, "COMMIT"])
+    return Run("sqlite", "INSERT … SELECT into ravingfans' tables (no validation)", rows, wall, wall, rss)
 
 
 def _psql(url: str, *args: str) -> list[str]:
@@ -255,9 +283,9 @@ def bench_postgresql(path: Path, base: str, keep: bool) -> tuple[list[Run], str]
     from ravingfans.db.migrate import upgrade
 
     tag = f"{DB_PREFIX}{os.getpid()}"
-    bulk_db, rf_db = f"{tag}_bulk", f"{tag}_rf"
+    bulk_db, rf_db, schema_db = f"{tag}_bulk", f"{tag}_rf", f"{tag}_schema"
     admin = f"{base}/postgres"
-    for db in (bulk_db, rf_db):
+    for db in (bulk_db, rf_db, schema_db):
         subprocess.run(_psql(admin, "-c", "SET client_min_messages = warning", "-c", f"DROP DATABASE IF EXISTS {db}",
                              "-c", f"CREATE DATABASE {db}"), check=True)
     try:
@@ -277,11 +305,38 @@ def bench_postgresql(path: Path, base: str, keep: bool) -> tuple[list[Run], str]
         run1, first = _rf_import("postgresql", url, path, "import")
         run2, second = _rf_import("postgresql", url, path, "re-import (unchanged)")
         checked = _check_imports(first, second, _db_counts(url), rows)
+        floor = _schema_floor_postgresql(base, rf_db, schema_db, path.parent, rows)
     finally:
         if not keep:
-            for db in (bulk_db, rf_db):
+            for db in (bulk_db, rf_db, schema_db):
                 subprocess.run(_psql(admin, "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"), check=True)
-    return runs + [run1, run2], checked
+    return runs + [floor, run1, run2], checked
+
+
+def _schema_floor_postgresql(base: str, rf_db: str, floor_db: str, work: Path, rows: int) -> Run:
+    """`\\copy` of the orders and lines the import wrote into a freshly migrated database that already holds their
+    customers, employees and products (copied first, untimed), with every index and key in place: what any
+    importer would still pay to write these rows into this schema, without validation or staging."""
+    from ravingfans.db.engine import make_engine
+    from ravingfans.db.migrate import upgrade
+
+    engine = make_engine(f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{floor_db}")
+    upgrade(engine)
+    engine.dispose()
+    dump = subprocess.run(["pg_dump", "--data-only", "--disable-triggers", *(f"--table={t}" for t in DIMENSIONS),
+                           f"{base}/{rf_db}"], check=True, capture_output=True, text=True).stdout
+    subprocess.run(_psql(f"{base}/{floor_db}"), input=dump, check=True, text=True, capture_output=True)
+    total, peak = 0.0, 0.0
+    for table in LEDGER:
+        csv_path = work / f"schema_{table}.csv"
+        subprocess.run(_psql(f"{base}/{rf_db}", "-c", f"\\copy {table} TO '{csv_path}' WITH (FORMAT csv)"),
+                       check=True)
+        copy = f"\\copy {table} FROM '{csv_path}' WITH (FORMAT csv)"
+        wall, rss, _ = _time_cmd(_psql(f"{base}/{floor_db}", "-c", copy))
+        total, peak = total + wall, max(peak, rss)
+        csv_path.unlink()
+    return Run("postgresql", "psql \\copy into ravingfans' tables (no validation)", rows, total, total, peak,
+               note="client RSS only")
 
 
 def _versions(base: str, backends: list[str]) -> list[str]:
