@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child_import(*args.child)))
         return 0
-    for tool in ("sqlite3", "psql"):
+    for tool in ("sqlite3", "psql", "pg_dump"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not on PATH")
     args.work.mkdir(parents=True, exist_ok=True)
