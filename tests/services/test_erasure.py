@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from overlap import overlapping
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -33,7 +35,7 @@ from ravingfans.db.models import (
 from ravingfans.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ravingfans.ingest.importer import ImportOptions, import_file
 from ravingfans.ingest.suppression import SUPPRESSED_ATTRIBUTE, suppression_digests
-from ravingfans.services import customer_records, customers, dashboard, duplicates, erasure, search
+from ravingfans.services import customer_records, customers, dashboard, duplicates, erasure, moments, search
 from ravingfans.services.common import get_customer
 from ravingfans.services.ledger import load_transactions
 from ravingfans.services.scoring import segment_counts
@@ -456,3 +458,65 @@ def test_tasks_waits_holds_and_mentions_go_but_campaign_membership_stays(db: Dat
             mine = s.scalar(select(func.count()).select_from(model).where(model.customer_id == book.ada))
             hers = s.scalar(select(func.count()).select_from(model).where(model.customer_id == book.grace))
             assert (mine, hers) == ((1, 1) if model is CampaignMember else (0, 1)), model.__name__
+
+
+# --- erasing while someone else writes (PostgreSQL runs them side by side; SQLite queues its writers) ---------
+
+
+def _erasing(db: Database, book: Book) -> Any:
+    return lambda s: erasure.erase_customer(s, book.ada, by_user_id=book.owner, secret=SECRET,
+                                            clock=fixed(ERASED_AT))
+
+
+def test_a_note_added_while_she_is_erased_is_refused_not_kept(db: Database, book: Book) -> None:
+    note = moments.parse_note({"body": "Her new address is 3 Elm Row", "author": "Sam"})
+    _results, errors = overlapping(db, _erasing(db, book), lambda s: moments.add_note(s, book.ada, note))
+    assert errors[0] is None and isinstance(errors[1], NotFound)
+    assert counts(db, book.ada)["Note"] == 0
+
+
+def test_an_edit_made_while_she_is_erased_is_refused_not_written_back(db: Database, book: Book) -> None:
+    change = customer_records.CustomerUpdate(first_name="Augusta", city="Marylebone")
+    _results, errors = overlapping(db, _erasing(db, book),
+                                   lambda s: customer_records.update_customer(s, book.ada, change))
+    assert errors[0] is None and isinstance(errors[1], NotFound)
+    with db.session() as s:
+        ada = s.get(Customer, book.ada)
+        assert ada.erased_at is not None and (ada.first_name, ada.city) == (None, None)
+
+
+def test_an_import_running_into_an_erasure_makes_a_new_record_and_leaves_the_tombstone_blank(
+        db: Database, book: Book, tmp_path: Path, database_url: str) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,email,first_name,last_name\nS-1,ada@example.com,Augusta Ada,King\n")
+    conf = Settings(database_url=database_url, secret_key=SECRET, _env_file=None)
+
+    def importing(_s: Any) -> Any:  # the import opens its own connection and transactions
+        return import_file(db.engine, conf, path, ImportOptions(kind="customers", source="shop"))
+
+    results, errors = overlapping(db, _erasing(db, book), importing)
+    assert errors == [None, None] and results[1].created == 1
+    with db.session() as s:
+        ada = s.get(Customer, book.ada)
+        assert ada.erased_at is not None and (ada.first_name, ada.email) == (None, None)
+        assert counts(db, book.ada)["CustomerIdentity"] == 0
+        new = s.scalars(select(Customer).where(Customer.email == "ada@example.com")).one()
+        assert new.id != book.ada and new.first_name == "Augusta Ada"
+
+
+def test_survey_words_sent_while_she_is_erased_are_refused_not_kept(db: Database, book: Book) -> None:
+    from ravingfans.services.survey_audiences import issue_link
+    from ravingfans.db.models import SurveyResponse
+    from ravingfans.services.surveys import default_survey, submit_answers
+
+    conf = Settings(database_url="sqlite://", public_url="https://shop.example", _env_file=None)
+    with db.session(write=True) as s:
+        survey = default_survey(s)
+        nps, words = (f"q{q.id}" for q in survey.questions)
+        token = issue_link(s, survey.id, book.ada, settings=conf, clock=fixed(ERASED_AT)).token
+    answer = lambda s: submit_answers(s, token, {nps: "9", words: "Send it to 3 Elm Row"},  # noqa: E731
+                                      clock=fixed(ERASED_AT))
+    _results, errors = overlapping(db, _erasing(db, book), answer)
+    assert errors[0] is None and isinstance(errors[1], NotFound) and "not valid" in errors[1].message
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(SurveyResponse)) == 0

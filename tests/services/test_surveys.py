@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from overlap import overlapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -539,40 +540,9 @@ def test_a_malformed_address_is_skipped_and_the_rest_are_sent(db: Database, conf
 
 
 def _overlapping(db: Database, first: Any, second: Any) -> list[Any]:
-    """Run ``first`` in a write transaction held open while ``second`` starts in its own, then commit both.
-
-    The second writer reads before the first commits, so a check-then-insert in it races the first's insert:
-    without a lock or an upsert it fails on a unique key once the first commits (PostgreSQL).
-    """
-    import threading
-    import time
-
-    done, results, errors = threading.Event(), [None, None], []
-
-    def run_first() -> None:
-        try:
-            with db.session(write=True) as s:
-                results[0] = first(s)
-                done.set()
-                time.sleep(0.5)  # the second is waiting on this transaction by now
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            done.set()
-
-    def run_second() -> None:
-        done.wait(timeout=10)
-        try:
-            with db.session(write=True) as s:
-                results[1] = second(s)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    """Both writers' results; neither may fail (see overlap.overlapping)."""
+    results, errors = overlapping(db, first, second)
+    assert errors == [None, None]
     return results
 
 

@@ -102,6 +102,7 @@ class Database:
             session = Session(bind=bind, expire_on_commit=False)
         else:
             session = self.sessions()
+        session.info["writer"] = write  # services that must see writes under way lock what they read (get_customer)
         try:
             with session.begin():
                 yield session

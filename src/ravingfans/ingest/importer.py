@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, text
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
+from ravingfans.db.locks import IMPORT_MERGE
 from ravingfans.errors import ImportFailed, ImportReport, RowProblem
 from ravingfans.ingest import merge, suppression
 from ravingfans.ingest.layouts import FIELDS, LAYOUTS, ORDER_HEADER, Kind
@@ -31,7 +32,7 @@ from ravingfans.ingest.staging import row_text, stable_hash, stage_table
 from ravingfans.ingest.validate import Context, Plan, check_batch, parse_mapping, plan_columns
 
 MAX_PROBLEMS_KEPT = 1000
-PG_IMPORT_LOCK = 7_270_001  # advisory lock key: one merge at a time
+PG_IMPORT_LOCK = IMPORT_MERGE  # advisory lock key: one merge at a time, and erasures wait for it (db/locks.py)
 
 
 @dataclass

@@ -74,9 +74,25 @@ def validated(model: type[_Model], data: Mapping[str, Any], context: dict[str, A
         raise ValidationFailed(f"{label}: {message}", field=field) from None
 
 
+def load_customer(session: Session, customer_id: int) -> Customer | None:
+    """The customer row with this id (erased ones too), or None; for a writer, as it is once an erasure under way ends.
+
+    In a write transaction on PostgreSQL the row is read FOR KEY SHARE: an erasure (which locks it FOR UPDATE)
+    is waited for and then seen, so nothing is written to a customer erased meanwhile. Key-share locks block
+    neither each other nor plain updates, so two writers of one customer never deadlock on it.
+    """
+    if not 1 <= customer_id <= MAX_ID:
+        return None
+    if session.info.get("writer") and session.get_bind().dialect.name == "postgresql":
+        return session.get(Customer, customer_id, with_for_update={"read": True, "key_share": True},
+                           populate_existing=True)
+    return session.get(Customer, customer_id)
+
+
 def get_customer(session: Session, customer_id: int) -> Customer:
-    """The customer with this id, or NotFound (also for ids no row can have, and for erased customers)."""
-    customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    """The customer with this id, or NotFound (also for ids no row can have, and for erased customers);
+    writers wait for an erasure under way (see load_customer)."""
+    customer = load_customer(session, customer_id)
     if customer is None:
         raise NotFound(f"There is no customer number {customer_id}.",
                        hint="They may have been merged into another record; search by name instead.")

@@ -59,6 +59,7 @@ from ravingfans.db.models import (
     Task,
     User,
 )
+from ravingfans.db.locks import IMPORT_MERGE
 from ravingfans.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ravingfans.ingest.suppression import suppression_digests
 from ravingfans.mail.outbox import forget_customer
@@ -282,6 +283,10 @@ def erase_customer(session: Session, customer_id: int, *, by_user_id: int | None
     ``by_user_id`` is the owner who asked (None from the command line); ``secret`` keys the suppression
     marker. Runs in the caller's transaction: commit it for the erasure to happen, roll it back to undo all.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # First, before any row lock: wait for an import merging now (it may be writing her record back from a
+        # file) and hold new merges off until this commits; a merge then finds no id of hers and makes a new record.
+        session.execute(select(func.pg_advisory_xact_lock_shared(IMPORT_MERGE)))
     customer = _load(session, customer_id, lock=True)
     _check_owner(session, by_user_id)
     cid = customer.id

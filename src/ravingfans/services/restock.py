@@ -27,6 +27,7 @@ from ravingfans.db.models import Customer, Order, OrderLine, Product, ProductVar
 from ravingfans.db.models.stock import WAIT_SOURCES, Restock, StockWait
 from ravingfans.db.types import UTCDateTime
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
+from ravingfans.services.common import load_customer
 from ravingfans.services.inputs import MAX_ID
 from ravingfans.services.restock_fanout import ASKED_SOURCES, FanOutReport, fan_out, fan_out_restocks
 from ravingfans.services.restock_holds import (
@@ -73,14 +74,14 @@ def find_customer(session: Session, ref: str) -> Customer:
     text = (ref or "").strip().lstrip("#")
     if text.isascii() and text.isdigit():
         number = int(text)
-        customer = session.get(Customer, number) if 1 <= number <= MAX_ID else None
+        customer = load_customer(session, number)
     elif "@" in text:
         found = list(session.scalars(select(Customer).where(func.lower(Customer.email) == text.lower(),
                                                             Customer.erased_at.is_(None)).limit(3)))
         if len(found) > 1:
             raise Conflict(f"Several customers have the e-mail {text!r}: numbers "
                            f"{', '.join(str(c.id) for c in found)}.", hint="Give the customer's number instead.")
-        customer = found[0] if found else None
+        customer = load_customer(session, found[0].id) if found else None  # a writer waits for an erasure
     else:
         raise ValidationFailed(f"customer: {ref!r} is neither a customer number nor an e-mail address.",
                                field="customer")
@@ -90,7 +91,7 @@ def find_customer(session: Session, ref: str) -> Customer:
 
 
 def _customer(session: Session, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    customer = load_customer(session, customer_id)
     if customer is None or customer.erased_at is not None:
         raise NotFound(f"There is no customer number {customer_id}.")
     return customer

@@ -648,6 +648,10 @@ def submit_answers(session: Session, token: str, form: Mapping[str, Any], *, clo
     if found is None:
         raise NotFound("This survey link is not valid or has expired.")
     _link_row, invitation, customer = found
+    try:  # read again, locked in a write transaction: an erasure under way is waited for, and then seen
+        customer = get_customer(session, customer.id)
+    except NotFound:
+        raise NotFound("This survey link is not valid or has expired.") from None
     survey = session.get(Survey, invitation.survey_id)
     if survey is None or survey.status == "draft":
         raise NotFound("This survey link is not valid or has expired.")

@@ -26,6 +26,7 @@ from ravingfans.db.types import to_minor
 from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
 from ravingfans.services import interactions, moments
+from ravingfans.services.common import load_customer
 from ravingfans.services.inputs import MAX_ID
 from ravingfans.services.runs import latest_run
 
@@ -160,7 +161,7 @@ def create_task(session: Session, *, dedupe_key: str, customer_id: int, rule: st
         raise ValidationFailed("rule: 1 to 40 characters (a rule's name, manual or campaign).", field="rule")
     if not reason.strip():
         raise ValidationFailed("reason: say in words why the task is there.", field="reason")
-    customer = session.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    customer = load_customer(session, customer_id)  # a writer waits for an erasure under way
     if customer is None or customer.erased_at is not None:
         raise NotFound(f"There is no customer number {customer_id} to give a task about.")
     if owner_employee_id is None:
