@@ -398,3 +398,42 @@ def test_search_folds_case_beyond_ascii(db: Database) -> None:
     with db.session() as s:
         assert names(svc.search_customers(s, "öla")) == ["Ölaf Émile"]
         assert names(svc.search_customers(s, "ÉMI")) == ["Ölaf Émile"]
+
+
+def test_list_search_finds_what_a_case_blind_prefix_check_finds(db: Database) -> None:
+    """Held against plain Python over mixed-case ASCII names: on SQLite such queries skip lower() (the fast path)."""
+    import random
+
+    rnd = random.Random(7)
+    syllables = ["an", "na", "Mc", "do", "LE", "ve", "ka", "ri", "Os", "tu", "b_", "y%"]
+
+    def word() -> str:
+        return "".join(rnd.choice(syllables) for _ in range(rnd.randint(1, 3))).capitalize()
+
+    people: dict[int, tuple[str | None, str | None, str | None]] = {}
+    with db.session(write=True) as s:
+        for i in range(40):
+            first, last = (word() if rnd.random() > 0.1 else None), (word() if rnd.random() > 0.1 else None)
+            email = f"{(first or 'x').lower()}.{i}@example.com" if rnd.random() > 0.3 else None
+            people[person(s, first, last, email) if (first or last or email) else person(s, "Solo", None)] = (
+                first, last, email) if (first or last or email) else ("Solo", None, None)
+
+    def expected(query: str) -> set[int]:
+        q = query.lower()
+        found = set()
+        for cid, (first, last, email) in people.items():
+            forms = [first, last, email]
+            if first is not None and last is not None:
+                forms += [f"{first} {last}", f"{last} {first}", f"{last}, {first}"]
+            if any(f is not None and f.lower().startswith(q) for f in forms):
+                found.add(cid)
+        return found
+
+    queries = {"an", "AN", "mc", "mCdo", "b_", "y%", "na.", "ri ", "x.1", "Os, "}
+    for first, last, _email in list(people.values())[:15]:
+        if first and last:
+            queries |= {f"{first[:3].upper()}", f"{first.lower()} {last[:2]}", f"{last}, {first[:1].lower()}"}
+    with db.session() as s:
+        for query in sorted(queries):
+            got = {row.id for row in svc.list_customers(s, query=query.strip() or "x", per_page=100).items}
+            assert got == expected(query.strip() or "x"), query

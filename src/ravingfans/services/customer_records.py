@@ -193,7 +193,7 @@ def list_customer_records(
     position = decode_cursor(cursor, scope)
     stmt = select(Customer).where(Customer.erased_at.is_(None))
     if text:
-        stmt = stmt.where(customers.search_clause(text, region))
+        stmt = stmt.where(customers.search_clause(text, region, dialect=session.get_bind().dialect.name))
     if segment_text:
         run = customers.newest_run(session)
         stmt = stmt.join(CustomerScore, and_(CustomerScore.customer_id == Customer.id,
