@@ -142,6 +142,9 @@ def test_list_sorts_by_name_surname_first_case_insensitively(db: Database, shop:
         assert names(page.items) == ["Zoe Adams", "bob baker", "Cat Baker", "Dan", "eve@example.com"]
         assert names(svc.list_customers(s, direction="desc").items) == [
             "eve@example.com", "Dan", "Cat Baker", "bob baker", "Zoe Adams"]
+        # a search sorts the same way (through another spelling of the order, which no index matches)
+        assert names(svc.list_customers(s, query="BAKER").items) == ["bob baker", "Cat Baker"]
+        assert names(svc.list_customers(s, query="baker", direction="desc").items) == ["Cat Baker", "bob baker"]
 
 
 def test_list_sorts_by_spend_and_last_purchase_ignoring_cancelled_orders(db: Database, shop: dict[str, int]) -> None:

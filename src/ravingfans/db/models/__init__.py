@@ -6,7 +6,14 @@ from ravingfans.db.models.base import Base
 from ravingfans.db.models.campaigns import (
     CAMPAIGN_KINDS, CAMPAIGN_STATUSES, DELIVERIES, GIFT_KINDS, GROUPS, Campaign, CampaignMember, Gift)
 from ravingfans.db.models.catalog import Product, ProductVariant
-from ravingfans.db.models.customers import Consent, Customer, CustomerIdentity, ErasureSuppression, Note
+from ravingfans.db.models.customers import (
+    EXPRESSION_INDEXES,
+    Consent,
+    Customer,
+    CustomerIdentity,
+    ErasureSuppression,
+    Note,
+)
 from ravingfans.db.models.interactions import CHANNELS, KINDS, RATING_NAMES, RATINGS, Interaction
 from ravingfans.db.models.listening import AnswerInsight, FeedbackTheme
 from ravingfans.db.models.mail import OUTBOX_STATUSES, MailSuppression, OutboxMessage, UnsubscribeToken
@@ -23,6 +30,7 @@ __all__ = [
     "CAMPAIGN_STATUSES",
     "CHANNELS",
     "DELIVERIES",
+    "EXPRESSION_INDEXES",
     "GIFT_KINDS",
     "GROUPS",
     "HOLD_RELEASES",
