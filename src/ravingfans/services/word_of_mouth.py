@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ from sqlalchemy import BigInteger, Float, case, cast, func, literal, null, selec
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
-from ravingfans.db.models import Customer, CustomerScore, Employee, Mention, Order
+from ravingfans.db.models import Customer, CustomerScore, Employee, Mention, Order, ScoreRun
 from ravingfans.db.types import from_minor
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.common import get_customer, validated
@@ -348,10 +349,15 @@ def _clv_of(customer_id: Any, run_id: int | None) -> Any:
             .scalar_subquery())
 
 
-def referral_value(session: Session, customer_id: int) -> ReferralValue:
-    """Revenue and CLV of the customers this one referred, how many, and their mentions; NotFound when erased."""
+def referral_value(session: Session, customer_id: int, *,
+                   run: ScoreRun | None | EllipsisType = ...) -> ReferralValue:
+    """Revenue and CLV of the customers this one referred, how many, and their mentions; NotFound when erased.
+
+    ``run`` is the latest scoring run when the caller has read it already (None: there is none yet).
+    """
     customer = get_customer(session, customer_id)
-    run = latest_run(session)
+    if run is ...:
+        run = latest_run(session)
     run_id = run.id if run is not None else None
     referred = _REFERRED
     said = Mention.__table__
@@ -390,10 +396,12 @@ class WordOfMouth:
     mentions: list[MentionEntry]
 
 
-def customer_word_of_mouth(session: Session, customer_id: int, links: Referrals | None = None) -> WordOfMouth:
+def customer_word_of_mouth(session: Session, customer_id: int, links: Referrals | None = None, *,
+                           run: ScoreRun | None | EllipsisType = ...) -> WordOfMouth:
     """Everything the profile shows about a customer's word of mouth; ``links`` are the customer's
-    relationship.referrals when the caller has them already (the profile does), else they are looked up."""
-    value = referral_value(session, customer_id)
+    relationship.referrals and ``run`` the latest scoring run when the caller has them already (the profile
+    does), else they are looked up."""
+    value = referral_value(session, customer_id, run=run)
     customer = get_customer(session, customer_id)
     referrer = customer.referred_by  # loaded with the customer's details: no query
     referred_by = (CustomerLink(referrer.id, referrer.display_name)

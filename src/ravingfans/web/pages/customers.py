@@ -147,7 +147,7 @@ def customer_profile(
         "max_note": customers.MAX_NOTE_LENGTH,
         "max_author": customers.MAX_AUTHOR_LENGTH,
         "family": family,
-        **word_of_mouth_context(session, profile.customer.id, settings, links),
+        **word_of_mouth_context(session, profile.customer.id, settings, links, run=newest),
         **stock_context(session, profile.customer.id, settings),
         "referrals": links,
         "steps": relationship.next_steps(profile, family.occasions, current, now=now, today=today),

@@ -7,6 +7,7 @@ and delete mentions and download the advocates as CSV (``/advocates.csv``).
 
 from __future__ import annotations
 
+from types import EllipsisType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ravingfans.clock import utcnow
 from ravingfans.config import Settings
+from ravingfans.db.models import ScoreRun
 from ravingfans.errors import ValidationFailed
 from ravingfans.services import word_of_mouth as wom
 from ravingfans.services.relationship import Referrals
@@ -34,12 +36,12 @@ def _profile(customer_id: int, saved: str) -> str:
     return f"/customers/{customer_id}?saved={saved}#mentions"
 
 
-def profile_context(session: Session, customer_id: int, settings: Settings,
-                    links: Referrals | None = None) -> dict[str, Any]:
+def profile_context(session: Session, customer_id: int, settings: Settings, links: Referrals | None = None, *,
+                    run: ScoreRun | None | EllipsisType = ...) -> dict[str, Any]:
     """What the profile's word-of-mouth section (``word_of_mouth/_profile.html``) needs (``links``: the
-    customer's referrals, when the profile has them already)."""
+    customer's referrals, ``run``: the latest scoring run, when the profile has them already)."""
     return {
-        "word_of_mouth": wom.customer_word_of_mouth(session, customer_id, links),
+        "word_of_mouth": wom.customer_word_of_mouth(session, customer_id, links, run=run),
         "mention_kinds": wom.KIND_LABELS,
         "mention_sentiments": SENTIMENT_LABELS,
         "mention_messages": MESSAGES,
