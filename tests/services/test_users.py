@@ -147,13 +147,14 @@ def test_enable_lets_a_disabled_user_sign_in_again_but_keeps_tokens_revoked(db: 
         old_token = create_token(s, "kim@shoe.example", "old").token
         users.disable(s, kim, actor_id=owner, clock=fixed(NOW))
     with db.session(write=True) as s:
-        user = users.enable(s, kim, actor_id=owner)
-        assert user.active and user.disabled_at is None
+        result = users.enable(s, kim, actor_id=owner)
+        assert result.changed and result.user.active and result.user.disabled_at is None
     with db.session(write=True) as s:
         assert verify_password(s, "kim@shoe.example", GOOD, hasher=FAST) is not None
         assert token_user(s, old_token) is None  # revoked at disable, not trusted again
         assert token_user(s, create_token(s, "kim@shoe.example", "new").token) is not None
-        assert users.enable(s, kim, actor_id=owner).active  # twice changes nothing
+        again = users.enable(s, kim, actor_id=owner)
+        assert again.user.active and not again.changed  # twice changes nothing, and says so
     with db.session(write=True) as s, pytest.raises(NotFound):
         users.enable(s, 999, actor_id=owner)
 

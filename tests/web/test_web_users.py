@@ -161,7 +161,10 @@ def test_enabling_a_disabled_user_lets_them_sign_in_again(client: TestClient, cl
     with db.session() as s:
         assert verify_password(s, "staff1@shoe.example", PASSWORD, hasher=FAST_HASHER) is not None
     assert staff.get("/api/v1/customers", headers={"authorization": f"Bearer {token}"}).status_code == 401
-    assert client.post(f"/users/{uid}/enable").status_code == 303  # enabling an active user changes nothing
+    again = client.post(f"/users/{uid}/enable")  # enabling an active user changes nothing, and says so
+    assert again.status_code == 303 and again.headers["location"] == f"/users?saved=active#user-{uid}"
+    page = client.get(again.headers["location"]).text
+    assert "active already; nothing changed" in page and "User enabled" not in page
     assert client.post("/users/99999/enable").status_code == 404
 
 

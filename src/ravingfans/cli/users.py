@@ -136,15 +136,16 @@ def disable(email: str = typer.Argument(..., help="The e-mail address of the use
 
 def enable(email: str = typer.Argument(..., help="The e-mail address of the user to enable.")) -> None:
     """Let a disabled user sign in again with their password; API tokens revoked before stay revoked."""
-    from ravingfans.services.accounts import enable_user, get_user
+    from ravingfans.services.accounts import enable_user
 
     db = context.database()
     try:
         with db.session(write=True) as session:
-            if get_user(session, email).active:
-                shown = f"{email} is active already; nothing changed."
+            result = enable_user(session, email)
+            user = result.user
+            if not result.changed:
+                shown = f"{user.email} is active already; nothing changed."
             else:
-                user = enable_user(session, email)
                 shown = (f"Enabled {user.email} (user #{user.id}): they can sign in again. API tokens revoked "
                          "when they were disabled stay revoked; make new ones with: "
                          f"ravingfans token create --user {user.email}")

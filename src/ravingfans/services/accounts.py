@@ -175,19 +175,28 @@ def disable_user(session: Session, email: str, *, clock: Clock = utcnow) -> User
     return user
 
 
-def enable_user(session: Session, email: str) -> User:
-    """Let a disabled user sign in again with their password; twice changes nothing.
+@dataclass(frozen=True, slots=True)
+class Enabled:
+    """The user after :func:`enable_user`, and whether it changed anything (False: they were active already)."""
+
+    user: User
+    changed: bool
+
+
+def enable_user(session: Session, email: str) -> Enabled:
+    """Let a disabled user sign in again with their password; twice changes nothing (and says so).
 
     The API tokens revoked when they were disabled stay revoked: a token handed out before is not
     trusted again by accident, and the user creates new ones.
     """
     user = get_user(session, email)
-    if not user.active:
-        user.active = True
-        user.disabled_at = None
-        session.flush()
-        log.info("user enabled: id=%s role=%s", user.id, user.role)
-    return user
+    if user.active:
+        return Enabled(user, changed=False)
+    user.active = True
+    user.disabled_at = None
+    session.flush()
+    log.info("user enabled: id=%s role=%s", user.id, user.role)
+    return Enabled(user, changed=True)
 
 
 def list_users(session: Session) -> list[User]:

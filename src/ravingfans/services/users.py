@@ -104,13 +104,12 @@ def disable(session: Session, user_id: int, *, actor_id: int, clock: Clock = utc
     return user
 
 
-def enable(session: Session, user_id: int, *, actor_id: int) -> User:
-    """Let a disabled user sign in again (their revoked API tokens stay revoked)."""
-    user = get_user_by_id(session, user_id)
-    if not user.active:
-        accounts.enable_user(session, user.email)
-        log.info("user enabled on the web: id=%s role=%s by=%s", user.id, user.role, actor_id)
-    return user
+def enable(session: Session, user_id: int, *, actor_id: int) -> accounts.Enabled:
+    """Let a disabled user sign in again (their revoked API tokens stay revoked); says whether anything changed."""
+    result = accounts.enable_user(session, get_user_by_id(session, user_id).email)
+    if result.changed:
+        log.info("user enabled on the web: id=%s role=%s by=%s", result.user.id, result.user.role, actor_id)
+    return result
 
 
 def set_password(session: Session, user_id: int, password: str, repeated: str, *, actor_id: int,

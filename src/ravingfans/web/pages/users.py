@@ -26,6 +26,7 @@ SAVED_MESSAGES = {
     "disabled": "User disabled; their sessions and API tokens have ended.",
     "enabled": "User enabled: they can sign in again with their password; API tokens revoked when they were "
                "disabled stay revoked.",
+    "active": "That user is active already; nothing changed.",
     "password": "Password set; their open sessions have ended.",
 }
 MAX_EMAIL_FIELD = 1000  # longer than any address (254), so the service's own message names what is wrong
@@ -81,8 +82,8 @@ def disable_user(user_id: int, owner: OwnerUser, session: WriteSessionDep) -> Re
 @router.post("/users/{user_id:int}/enable")
 def enable_user(user_id: int, owner: OwnerUser, session: WriteSessionDep) -> RedirectResponse:
     """Enable a disabled user: they can sign in again with their password."""
-    user = users_service.enable(session, user_id, actor_id=owner.user_id)
-    return _saved("enabled", user.id)
+    result = users_service.enable(session, user_id, actor_id=owner.user_id)
+    return _saved("enabled" if result.changed else "active", result.user.id)
 
 
 @router.post("/users/{user_id:int}/password")
