@@ -334,7 +334,7 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
                  {"src": source, "now": stamp, "yes": True})
 
     before_p = _scalar(conn, "SELECT COALESCE(MAX(id), 0) FROM products")
-    # Each SKU once, then looked up: probing the catalogue for every staged line first cost ~1 s a million lines.
+    # Each SKU once, then looked up, rather than probing the catalogue for every staged line (bench/RESULTS.md).
     conn.execute(text("""INSERT INTO products (source, external_id, name, created_at)
         SELECT CAST(:src AS VARCHAR(40)), g.sku, g.name, :now
         FROM (SELECT s.sku, MAX(COALESCE(s.product_name, s.sku)) AS name FROM stg_orders s
@@ -358,7 +358,7 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
     counts.updated = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE order_pk IS NOT NULL AND write_lines = 1")
     counts.unchanged = _scalar(conn, "SELECT COUNT(*) FROM stg_heads WHERE write_lines = 0")
     total = "stg_heads.lines_total - COALESCE(stg_heads.refunded_amount, 0)"
-    # Each order's employee is looked up where it is written (an UPDATE of every head to note it first cost ~1.5 s
+    # Each order's employee is looked up where it is written (an UPDATE of every head to note it first cost ~1.6 s
     # per million lines on PostgreSQL); employees are unique per (source, external_id).
     emp = "(SELECT x.id FROM employees x WHERE x.source = :src AND x.external_id = stg_heads.employee)"
     conn.execute(text(f"""UPDATE orders SET customer_id = stg_heads.cust, employee_id = {emp},
@@ -380,9 +380,8 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
         # The lines join their orders directly (not through an order_pk written back into every head: on
         # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines). CROSS JOIN fixes SQLite's loop
         # order (its documented way): each staged head finds its order once, then its lines, never starting from
-        # every order of the source, which a daily import into a ledger of millions would otherwise scan (and
-        # finding the order per head, not per line, saves ~0.4 s a million lines); PostgreSQL plans it as the
-        # inner join it is.
+        # every order of the source, which a daily import into a ledger of millions would otherwise scan, and
+        # finding each order once per head rather than once per line; PostgreSQL plans it as the inner join it is.
         conn.execute(text("""INSERT INTO order_lines (order_id, line_no, kind, variant_id, sku, product_name,
                 quantity, unit_price, discount, amount)
             SELECT o.id, ROW_NUMBER() OVER (PARTITION BY s.order_id ORDER BY s.src_row), s.kind, v.id, s.sku,

@@ -301,8 +301,8 @@ def search_clause(query: str, region: str, *, dialect: str = "postgresql") -> Co
     ]
     clauses += [Customer.phone.like(_prefix_pattern(p), escape="\\") for p in phone_prefixes(query, region)]
     # "Ada Lovelace", "Lovelace Ada", "Lovelace, Ada": a query without a space or comma starts one of these
-    # exactly when it starts the first or the last name, matched above, so only such queries join every row's
-    # names (a third of the time of a search of a million customers)
+    # exactly when it starts the first or the last name, matched above, so only such queries pay for joining
+    # every row's names
     if re.search(r"[\s,]", query):
         clauses += [fold(Customer.first_name + " " + Customer.last_name).like(pattern, escape="\\"),
                     fold(Customer.last_name + " " + Customer.first_name).like(pattern, escape="\\"),
