@@ -17,6 +17,7 @@ from scipy.special import betaln, digamma, expit, gammaln
 from ravingfans.analytics.btyd.fitting import (
     MIN_REPEAT_BUYERS,
     FloatArray,
+    Pilot,
     as_float_array,
     check_rfm,
     Compressed,
@@ -24,6 +25,7 @@ from ravingfans.analytics.btyd.fitting import (
     hyp2f1_robust,
     maximise,
     require_repeat_buyers,
+    thinned_counts,
     wsum,
 )
 from ravingfans.errors import ValidationFailed
@@ -151,11 +153,21 @@ def fit(data: Any = None, *, frequency: ArrayLike | None = None, recency: ArrayL
 
     scale_guess = float(np.average(c.T, weights=c.count))
     res = maximise(total, [1.0, max(scale_guess / 10, 1e-3), 1.0, 1.0], MODEL, c.n_repeat_buyers,
-                   log_lik_grad=likelihood)
+                   log_lik_grad=likelihood, pilot=_pilot(c))
     (r, alpha, a, b), se = res.params, res.stderr
     return BgNbdFit(r=float(r), alpha=float(alpha), a=float(a), b=float(b), r_se=float(se[0]),
                     alpha_se=float(se[1]), a_se=float(se[2]), b_se=float(se[3]),
                     log_likelihood=res.log_likelihood, n_customers=c.n_customers, converged=res.converged)
+
+
+def _pilot(c: Compressed) -> Pilot | None:
+    """The likelihood of a thinned sample of the customers, for a table large enough to gain from one."""
+    count = thinned_counts(c.count)
+    if count is None:
+        return None
+    keep = count > 0
+    sample = Compressed(c.frequency[keep], c.recency[keep], c.T[keep], count[keep])
+    return Pilot(_Likelihood(sample), sample.n_repeat_buyers)
 
 
 def _log_odds_dead(p: BgNbdFit, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:

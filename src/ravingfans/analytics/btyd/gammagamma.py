@@ -18,10 +18,12 @@ from ravingfans.analytics.btyd.fitting import (
     DAYS_PER_MONTH,
     MIN_REPEAT_BUYERS,
     FloatArray,
+    Pilot,
     _column,
     as_float_array,
     maximise,
     require_repeat_buyers,
+    thinned_counts,
     wsum,
 )
 from ravingfans.errors import ValidationFailed
@@ -146,7 +148,13 @@ def fit(data: Any = None, *, frequency: ArrayLike | None = None, monetary_value:
     def total(params: FloatArray) -> float:
         return likelihood(params)[0]
 
-    res = maximise(total, [1.0, 1.0, float(np.average(m, weights=w))], MODEL, n_repeat, log_lik_grad=likelihood)
+    thin = thinned_counts(w)
+    pilot = None
+    if thin is not None:  # a large table: first fit a thinned sample of the buyers (see maximise)
+        sample = thin > 0
+        pilot = Pilot(_Likelihood(x[sample], m[sample], thin[sample]), int(thin.sum()))
+    res = maximise(total, [1.0, 1.0, float(np.average(m, weights=w))], MODEL, n_repeat, log_lik_grad=likelihood,
+                   pilot=pilot)
     (p, q, gamma), se = res.params, res.stderr
     return GammaGammaFit(p=float(p), q=float(q), gamma=float(gamma), p_se=float(se[0]), q_se=float(se[1]),
                          gamma_se=float(se[2]), log_likelihood=res.log_likelihood, n_customers=n_repeat,
