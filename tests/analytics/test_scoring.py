@@ -7,6 +7,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ravingfans.analytics.btyd import bgnbd, gammagamma
 from ravingfans.analytics.scoring import SCORE_COLUMNS, ScoringOptions, score_customers
@@ -132,3 +134,20 @@ def test_the_same_customers_in_another_order_get_the_same_fit(summary: pl.DataFr
     assert first.bgnbd is not None and shuffled.bgnbd is not None and first.gammagamma is not None
     assert first.bgnbd == shuffled.bgnbd and first.gammagamma == shuffled.gammagamma
     assert first.params() == shuffled.params()
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.5, 1.0, 7.0]), st.sampled_from([1.0, 7.0, 7.5])),
+                min_size=1, max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_distinct_histories_equal_a_sorted_group_by_and_map_each_customer_back(
+        rows: list[tuple[int, float, float]]) -> None:
+    from ravingfans.analytics.scoring import _distinct_histories
+
+    table = pl.DataFrame(rows, schema={"frequency": pl.Int64, "recency": pl.Float64, "T": pl.Float64}, orient="row")
+    histories, history_of = _distinct_histories(table)
+    keys = ("frequency", "recency", "T")
+    expected = table.group_by(*keys).agg(pl.len().alias("count")).sort(*keys)
+    assert histories.cast({"count": pl.UInt32}).equals(expected.cast({"count": pl.UInt32}))
+    assert histories.schema["frequency"] == pl.Int64  # the summary's own types are kept
+    back = histories.select("frequency", "recency", "T")[history_of]
+    assert back.equals(table)  # each customer's row holds that customer's history
