@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -211,10 +211,11 @@ class OrderEntry:
 
 @dataclass(frozen=True, slots=True)
 class EmployeeChoice:
-    """A member of staff a moment of truth can name."""
+    """A member of staff a moment of truth can name (``active``: still offered on the forms)."""
 
     id: int
     name: str
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,8 +538,13 @@ def get_profile(
     order_limit: int = 50,
     interaction_limit: int = 100,
     note_limit: int = 100,
+    staff_names: Mapping[int, str] | None = None,
 ) -> CustomerProfile:
-    """Everything known about one customer: details, preferences, consents, orders, moments, notes."""
+    """Everything known about one customer: details, preferences, consents, orders, moments, notes.
+
+    ``staff_names`` (every employee's name by id, when the caller has read them anyway) saves the query for
+    the names of the staff who served these orders and moments.
+    """
     customer = _get_customer(session, customer_id)
     cid = customer.id
 
@@ -566,7 +572,7 @@ def get_profile(
         .limit(max(0, note_limit))
     ).all()
     orders_total, interactions_total, notes_total = _counts(session, cid)
-    names = employee_names(
+    names = staff_names if staff_names is not None else employee_names(
         session,
         {o.employee_id for o in orders if o.employee_id is not None}
         | {i.employee_id for i in interactions if i.employee_id is not None},
@@ -599,8 +605,9 @@ def get_profile(
 
 
 def list_employees(session: Session, *, active_only: bool = True) -> list[EmployeeChoice]:
-    """Staff a moment of truth can name, by name."""
-    stmt = select(Employee.id, Employee.name).order_by(func.lower(Employee.name), Employee.id)
+    """Staff a moment of truth can name, by name (with those who left too, unless ``active_only``)."""
+    stmt = select(Employee.id, Employee.name, Employee.active).order_by(func.lower(Employee.name), Employee.id)
     if active_only:
         stmt = stmt.where(Employee.active.is_(True))
-    return [EmployeeChoice(id=employee_id, name=name) for employee_id, name in session.execute(stmt)]
+    return [EmployeeChoice(id=employee_id, name=name, active=bool(active))
+            for employee_id, name, active in session.execute(stmt)]

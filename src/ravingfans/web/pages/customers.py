@@ -119,8 +119,10 @@ def customer_profile(
     # Held for the whole request: the session keeps loaded rows only while something refers to them, and each
     # section below looks the customer up again (one query each, a fifth of the page's statements, otherwise).
     held = get_customer(session, customer_id)  # noqa: F841
-    profile = customers.get_profile(session, customer_id)
-    employees = customers.list_employees(session)
+    # everyone, once: the active for the form, every name for who served the orders and moments shown
+    staff = customers.list_employees(session, active_only=False)
+    profile = customers.get_profile(session, customer_id, staff_names={e.id: e.name for e in staff})
+    employees = [e for e in staff if e.active]
     value = scoring.customer_value(session, customer_id, settings)
     newest = scoring.latest_run(session)
     run = require_run(session, value.run_id) if value is not None else None  # in the session already: no query
