@@ -14,8 +14,8 @@ from ravingfans.services.analysis import analyze_file
 from ravingfans.services.ledger import FileColumns
 
 
-def test_analyze_file_writes_scores_and_parameters(tmp_path: Path) -> None:
-    # A small BG/NBD world: each customer buys at their own Poisson rate and may drop out after each purchase.
+def _orders(path: Path) -> Path:
+    """A small BG/NBD world: each customer buys at their own Poisson rate and may drop out after each purchase."""
     rng = np.random.default_rng(7)
     start, rows = date(2024, 1, 1), []
     for c in range(400):
@@ -26,8 +26,12 @@ def test_analyze_file_writes_scores_and_parameters(tmp_path: Path) -> None:
             if rng.random() < drop:
                 break
             day += rng.exponential(1 / rate)
-    orders = tmp_path / "orders.parquet"
-    pl.DataFrame(rows).write_parquet(orders)
+    pl.DataFrame(rows).write_parquet(path)
+    return path
+
+
+def test_analyze_file_writes_scores_and_parameters(tmp_path: Path) -> None:
+    orders = _orders(tmp_path / "orders.parquet")
     out, params = tmp_path / "scores.parquet", tmp_path / "params.json"
     report = analyze_file(orders, out, params_path=params, options=ScoringOptions(horizon_days=180),
                           columns=FileColumns(timestamp="date"))
@@ -36,3 +40,26 @@ def test_analyze_file_writes_scores_and_parameters(tmp_path: Path) -> None:
     assert scores["p_alive"].is_between(0, 1).all() and (scores["clv"] >= 0).all()
     fitted = json.loads(params.read_text())
     assert set(fitted["bgnbd"]) >= {"r", "alpha", "a", "b"} and fitted["until"] == report.until.isoformat()
+
+
+def test_analyze_loads_scipy_only_once_it_runs(tmp_path: Path) -> None:
+    """`analyze` imports SciPy's special functions (0.2-0.3 s) on a second thread while Polars reads the file:
+    that only pays if importing the service, the scoring module and its options loads no SciPy at all,
+    and the models are there once a file is scored. A fresh interpreter tells."""
+    import subprocess
+    import sys
+
+    orders = _orders(tmp_path / "orders.parquet")
+    code = f"""
+import sys
+from pathlib import Path
+from ravingfans.analytics.scoring import ScoringOptions
+from ravingfans.services.analysis import analyze_file
+from ravingfans.services.ledger import FileColumns
+before = sorted(m for m in sys.modules if m.split(".")[0] == "scipy")
+report = analyze_file(Path({str(orders)!r}), Path({str(tmp_path / "s.parquet")!r}),
+                      options=ScoringOptions(horizon_days=90), columns=FileColumns(timestamp="date"))
+print(before, report.scoring.bgnbd is not None, "scipy.special" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True", "True"], out.stdout + out.stderr

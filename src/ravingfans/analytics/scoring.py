@@ -13,21 +13,27 @@ fitted, expected spend falls back to the customer's own mean spend per purchase 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from ravingfans.analytics.btyd import bgnbd, gammagamma
-from ravingfans.analytics.btyd.bgnbd import BgNbdFit
 from ravingfans.analytics.btyd.fitting import DAYS_PER_MONTH, MIN_REPEAT_BUYERS, NotEnoughData
-from ravingfans.analytics.btyd.gammagamma import GammaGammaFit, IndependenceCheck
 from ravingfans.analytics.rfm import DEFAULT_SEGMENTS, SegmentRule, rfm_scores, rfm_segments
 from ravingfans.analytics.summary import require_columns
 from ravingfans.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from ravingfans.analytics.btyd.bgnbd import BgNbdFit
+    from ravingfans.analytics.btyd.gammagamma import GammaGammaFit, IndependenceCheck
+
+MODEL_MODULES = ("ravingfans.analytics.btyd.bgnbd", "ravingfans.analytics.btyd.gammagamma")
+"""The models :func:`score_customers` fits. They load SciPy's special functions (0.2-0.3 s), so this module
+imports them only when scoring starts; ``analyze`` loads them meanwhile on a second thread."""
 
 SCORE_COLUMNS = ("R", "F", "M", "FM", "segment", "p_alive", "expected_purchases", "expected_spend", "clv",
                  "days_since_last")
@@ -126,6 +132,8 @@ def score_customers(summary: pl.DataFrame, options: ScoringOptions | None = None
     require_columns(summary.collect_schema(), [customer_id_col, "last_purchase", "frequency", "recency", "T",
                                                "monetary_value", "total_spend", "purchases"], table="summary")
     notes: list[str] = []
+    for name in MODEL_MODULES:  # here, before the worker thread starts: never two threads importing at once
+        importlib.import_module(name)
     # The spend model and the RFM segments need nothing from the purchase model: they run on the second
     # core meanwhile (NumPy and SciPy's special functions release the GIL in their loops, Polars works in
     # its own threads), from before the distinct histories are sorted out.
@@ -181,6 +189,8 @@ def _fit_purchases(histories: pl.DataFrame, opts: ScoringOptions) -> tuple[BgNbd
     """BG/NBD on the distinct (frequency, recency, T) rows with their counts, or no fit and the reason."""
     if histories.height == 0:
         return None, "There are no customers with a purchase yet."
+    from ravingfans.analytics.btyd import bgnbd
+
     # A customer first seen on the last day (T = 0) has had no time to show a rate: no information.
     try:
         return bgnbd.fit(histories.filter(pl.col("T") > 0), min_repeat_buyers=opts.min_repeat_buyers), None
@@ -192,6 +202,8 @@ def _fit_purchases(histories: pl.DataFrame, opts: ScoringOptions) -> tuple[BgNbd
 def _fit_spend(scored: pl.DataFrame, opts: ScoringOptions,
                notes: list[str]) -> tuple[GammaGammaFit | None, IndependenceCheck | None]:
     """Gamma-Gamma on repeat buyers with positive spend, and its independence check."""
+    from ravingfans.analytics.btyd import gammagamma
+
     repeat = (scored.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
               .group_by("frequency", "monetary_value").agg(pl.len().alias("count")).sort("frequency", "monetary_value"))
     if repeat.height == 0:

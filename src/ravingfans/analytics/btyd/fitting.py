@@ -1,4 +1,8 @@
-"""Shared plumbing for the buy-till-you-die models: input checks, the fallback error and the MLE driver."""
+"""Shared plumbing for the buy-till-you-die models: input checks, the fallback error and the MLE driver.
+
+NumPy only at import: SciPy's special functions and optimiser load where they are used, so that the
+constants and :class:`NotEnoughData` cost nothing to import (see the package's docstring).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import hyp2f1
 
 from ravingfans.errors import ValidationFailed
 
@@ -386,6 +389,8 @@ def log_diff_exp(a: FloatArray, b: FloatArray) -> FloatArray:
 def hyp2f1_robust(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
     """2F1(a, b; c; z) for 0 <= z < 1; where scipy's hyp2f1 gives NaN/inf at a near-degenerate point it falls
     back to the Euler and Pfaff transformations, then to a symmetric nudge of c."""
+    from scipy.special import hyp2f1
+
     a, b, c, z = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, c, z))
     w = z / (z - 1)
     candidates = (
@@ -416,6 +421,8 @@ def _first_finite(candidates: tuple[Callable[[], FloatArray], ...], shape: tuple
 def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
     """log 2F1(a, b; c; z) for 0 <= z < 1 where the function is positive, trying the same forms as
     hyp2f1_robust but in log space, so that a 2F1 beyond 1e308 (e.g. 2F1(1026, 1025; 1027; 0.5)) is fine."""
+    from scipy.special import hyp2f1
+
     a, b, c, z = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, c, z))
     w = z / (z - 1)
     l1z = np.log1p(-z)
