@@ -136,8 +136,13 @@ def test_the_same_customers_in_another_order_get_the_same_fit(summary: pl.DataFr
     assert first.params() == shuffled.params()
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.5, 1.0, 7.0]), st.sampled_from([1.0, 7.0, 7.5])),
-                min_size=1, max_size=60))
+# whole days (sorted as one packed integer), halves and weeks (sorted on the three keys), and the packing's edge
+_DAYS = st.sampled_from([0.0, 1.0, 7.0, 2.0**21 - 1, 2.0**21, 0.5, 7.5])
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), _DAYS, _DAYS), min_size=1, max_size=60)
+       | st.lists(st.tuples(st.integers(0, 2**21 - 1), st.integers(0, 2**21 - 1).map(float),
+                            st.integers(0, 2**21 - 1).map(float)), min_size=1, max_size=60))
 @settings(max_examples=60, deadline=None)
 def test_distinct_histories_equal_a_sorted_group_by_and_map_each_customer_back(
         rows: list[tuple[int, float, float]]) -> None:
@@ -151,3 +156,21 @@ def test_distinct_histories_equal_a_sorted_group_by_and_map_each_customer_back(
     assert histories.schema["frequency"] == pl.Int64  # the summary's own types are kept
     back = histories.select("frequency", "recency", "T")[history_of]
     assert back.equals(table)  # each customer's row holds that customer's history
+
+
+@pytest.mark.parametrize(("column", "value", "packs"), [
+    ("recency", 3.0, True), ("recency", 3.5, False), ("T", 2.0**21, False), ("T", -1.0, False),
+    ("T", float("nan"), False), ("frequency", 2**21 - 1, True),
+])
+def test_histories_pack_into_one_key_only_when_exact(column: str, value: float, packs: bool) -> None:
+    """The one-key sort serves whole numbers in [0, 2^21) only; anything else falls back to the three keys."""
+    from ravingfans.analytics.scoring import _packed_history
+
+    cols = {"frequency": np.array([0, 2, 1]), "recency": np.array([0.0, 5.0, 2.0]), "T": np.array([9.0, 9.0, 4.0])}
+    cols[column] = cols[column].astype(np.float64 if isinstance(value, float) else np.int64)
+    cols[column][1] = value
+    packed = _packed_history([cols["frequency"], cols["recency"], cols["T"]])
+    assert (packed is not None) == packs
+    if packed is not None:
+        np.testing.assert_array_equal(np.argsort(packed, kind="stable"),
+                                      np.lexsort([cols["T"], cols["recency"], cols["frequency"]]))

