@@ -261,13 +261,13 @@ def _from_pilot(pilot: Pilot, objective_grad: Callable[[FloatArray], tuple[float
                 tol: float = 1e-8) -> tuple[FloatArray, float, FloatArray] | None:
     """The full optimum reached from the pilot's: (z, objective, gradient) there, or None to fit from scratch.
 
-    The pilot is fitted first (by :func:`_newton`; by L-BFGS-B where that gives up); its Hessian (about the
-    full one's, in the per-repeat-buyer scaling both objectives share) then drives Newton steps on the full objective with that curvature held fixed (the
-    chord method), until a step moves no log-parameter by more than ``tol``. Each step costs one full
-    gradient call, and about six reach the optimum on 1,000,000 customers, where L-BFGS-B, even started at
-    the pilot's optimum, rebuilds its curvature from scratch and needs 13 or more (SciPy offers no Newton
-    iteration with a given Hessian). A step that does not lower the objective, or no convergence in
-    ``max_steps``, hands over to L-BFGS-B from the start.
+    The pilot is fitted first (by :func:`_newton`; by L-BFGS-B where that gives up); its Hessian (about the full
+    one's, in the per-repeat-buyer scaling both objectives share) then drives Newton steps on the full objective
+    with that curvature held fixed (the chord method), until a step moves no log-parameter by more than ``tol``.
+    Each step costs one full gradient call, and about six reach the optimum on 1,000,000 customers, where
+    L-BFGS-B, even started at the pilot's optimum, rebuilds its curvature from scratch and needs 13 or more
+    (SciPy offers no Newton iteration with a given Hessian). A step that does not lower the objective, or no
+    convergence in ``max_steps``, hands over to L-BFGS-B from the start.
     """
     small = _scaled(pilot.log_lik_grad, max(pilot.n_repeat, 1))
     start = _newton(small, z0)
