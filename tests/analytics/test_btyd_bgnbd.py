@@ -200,15 +200,19 @@ def test_degenerate_data_raise_not_enough_data() -> None:
         bgnbd.fit(frequency=x, recency=np.full(300, 50.0), T=np.full(300, 50.0))
 
 
-@given(a=st.floats(0.2, 3.0), b=st.floats(0.2, 5.0), r=st.floats(0.1, 3.0), alpha=st.floats(0.5, 50.0))
+@given(a=st.floats(0.2, 3.0), b=st.floats(0.2, 5.0), r=st.floats(0.1, 3.0), alpha=st.floats(0.5, 50.0),
+       unit=st.sampled_from([1.0, 7.0]))
 @hsettings(max_examples=40, deadline=None)
-def test_expected_purchases_by_horizon_equals_one_call_per_horizon(a: float, b: float, r: float, alpha: float) -> None:
-    """The batched form (2F1 once per distinct (x, T)) gives exactly what one call per horizon gives."""
+def test_expected_purchases_by_horizon_equals_one_call_per_horizon(a: float, b: float, r: float, alpha: float,
+                                                                   unit: float) -> None:
+    """The batched form (2F1 once per distinct (x, T)) gives exactly what one call per horizon gives, in days
+    and in weeks (fractional ages), with a brand-new customer's T of 1e-6 among them."""
     p = _params(r=r, alpha=alpha, a=a, b=b)
     rng = np.random.default_rng(3)
-    T = rng.integers(1, 60, 300).astype(float)
+    T = rng.integers(1, 60, 300).astype(float) / unit
     x = rng.integers(0, 12, 300).astype(float)
-    t_x = np.where(x > 0, np.floor(T * rng.uniform(size=300)), 0.0)
+    t_x = np.where(x > 0, np.floor(T * unit * rng.uniform(size=300)) / unit, 0.0)
+    T[:5], x[:5], t_x[:5] = 1e-6, 0.0, 0.0  # as scoring passes a customer first seen on the last day
     horizons = [0.0, 4.35, 13.0, 52.0]
     batched = bgnbd.expected_purchases_by_horizon(p, horizons, x, t_x, T)
     assert batched.shape == (4, 300)
