@@ -64,6 +64,10 @@ class FileColumns:
     order_id: str | None = None
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+"""File names ending so are read (and written) as Parquet; others as CSV."""
+
+
 def read_transactions_file(path: Path, columns: FileColumns = FileColumns()) -> pl.LazyFrame:
     """A lazy scan of an orders CSV or Parquet file, columns renamed to the ledger's and types checked.
 
@@ -73,7 +77,7 @@ def read_transactions_file(path: Path, columns: FileColumns = FileColumns()) -> 
     if not path.exists():
         raise ValidationFailed(f"There is no file {path}.", field="ORDERS_FILE")
     suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    if suffix in PARQUET_SUFFIXES:
         lf = pl.scan_parquet(path)
     elif suffix in (".csv", ".txt", ".tsv"):
         lf = pl.scan_csv(path, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=10_000,
