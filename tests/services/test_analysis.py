@@ -78,3 +78,23 @@ def test_a_csv_without_until_ends_on_its_last_day(tmp_path: Path) -> None:
     # within 1e-12: Polars may sum a customer's amounts in another order from run to run (bench/RESULTS.md)
     assert_frame_equal(pl.read_parquet(tmp_path / "a.parquet"), pl.read_parquet(tmp_path / "b.parquet"),
                        rel_tol=1e-12, abs_tol=0.0)
+
+
+def test_a_bad_file_leaves_no_import_running(tmp_path: Path) -> None:
+    """A file that cannot be read ends `analyze` with its message at once, after the second thread's import is
+    joined: a process exiting while another thread imports could hang or die at shutdown. Fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = f"""
+import threading
+from pathlib import Path
+from ravingfans.errors import ValidationFailed
+from ravingfans.services.analysis import analyze_file
+try:
+    analyze_file(Path({str(tmp_path / "missing.csv")!r}), Path({str(tmp_path / "s.parquet")!r}))
+except ValidationFailed as exc:
+    print(type(exc).__name__, [t.name for t in threading.enumerate() if t.name == "ravingfans-import"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ValidationFailed", "[]"], out.stdout + out.stderr

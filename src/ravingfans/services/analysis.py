@@ -57,6 +57,24 @@ def _import_meanwhile(names: Iterable[str]) -> threading.Thread:
     return thread
 
 
+def _summarise(path: Path, columns: FileColumns, until: date | None, time_unit: TimeUnitName,
+               timezone_name: str) -> tuple[date, pl.DataFrame]:
+    """The calibration end (``until`` or the file's last day) and the customer summary up to it."""
+    transactions = read_transactions_file(path, columns)
+    if until is None and path.suffix.lower() not in PARQUET_SUFFIXES:
+        # The end is the file's last day. Parquet gives it from the timestamp column alone (0.2 s at 10M orders);
+        # a CSV would be parsed whole twice (+27% at 1M orders), so it is parsed once and kept in memory.
+        transactions = transactions.collect().lazy()
+    end = until or last_day(transactions)
+    summary = customer_summary(
+        transactions, observation_end=end, time_unit=time_unit[0].upper(),  # type: ignore[arg-type]
+        order_id_col="order_id" if columns.order_id else None, timezone_name=timezone_name,
+    ).collect()
+    if summary.height == 0:
+        raise ValidationFailed(f"No customer in {path.name} has a purchase up to {end.isoformat()}.", field="until")
+    return end, summary
+
+
 def analyze_file(path: Path, out: Path, *, columns: FileColumns = FileColumns(), until: date | None = None,
                  time_unit: TimeUnitName = "day", params_path: Path | None = None,
                  options: ScoringOptions | None = None, timezone_name: str = "UTC") -> AnalysisReport:
@@ -64,21 +82,11 @@ def analyze_file(path: Path, out: Path, *, columns: FileColumns = FileColumns(),
     if out.suffix.lower() not in PARQUET_SUFFIXES:
         raise ValidationFailed(f"--out {out} must end in .parquet.", field="out")
     loading = _import_meanwhile(MODEL_MODULES)
-    transactions = read_transactions_file(path, columns)
-    if until is None and path.suffix.lower() not in PARQUET_SUFFIXES:
-        # The end is the file's last day. Parquet gives it from the timestamp column alone (0.2 s at 10M orders);
-        # a CSV would be parsed whole twice (+27% at 1M orders), so it is parsed once and kept in memory.
-        transactions = transactions.collect().lazy()
-    end = until or last_day(transactions)
-    unit = UNIT_DAYS[time_unit]
-    summary = customer_summary(
-        transactions, observation_end=end, time_unit=time_unit[0].upper(),  # type: ignore[arg-type]
-        order_id_col="order_id" if columns.order_id else None, timezone_name=timezone_name,
-    ).collect()
-    if summary.height == 0:
-        raise ValidationFailed(f"No customer in {path.name} has a purchase up to {end.isoformat()}.", field="until")
-    loading.join()
-    scoring = score_customers(summary, replace(options or ScoringOptions(), time_unit_days=unit))
+    try:
+        end, summary = _summarise(path, columns, until, time_unit, timezone_name)
+    finally:
+        loading.join()  # on a bad file too: no import left running on another thread as the process exits
+    scoring = score_customers(summary, replace(options or ScoringOptions(), time_unit_days=UNIT_DAYS[time_unit]))
     out.parent.mkdir(parents=True, exist_ok=True)
     scoring.table.write_parquet(out, compression="zstd", compression_level=1)  # ~2x faster to write, ~5% larger
     if params_path is not None:
