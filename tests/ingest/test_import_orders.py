@@ -68,6 +68,43 @@ def test_reimport_unchanged_then_changed_line_replaces_order_lines(db, settings,
     assert count(db, OrderLine) == 4 and orders(db)["O1"].total == Decimal("126.50")
 
 
+SCATTERED = """order_id,ordered_at,customer_id,email,first_name,employee,sku,product_name,quantity,unit_price
+O1,2025-01-05 10:00,C1,ann@example.com,Ann,Maria,SKU1,Boot,1,120
+O2,2025-01-06 11:00,C2,carl@example.com,Carl,Tom,SKU3,Hat,1,20
+O1,2025-01-05 10:00,C1,ann@example.com,Ann,Maria,SKU2,Sock,2,5
+O2,2025-01-06 11:00,C2,carl@example.com,Carl,Tom,SKU4,Belt,1,30
+O3,2025-01-07 12:00,C1,ann@example.com,Ann,Maria,SKU5,Coat,1,200
+O3,2025-01-07 12:00,C1,ann@example.com,Ann,Maria,SKU6,Scarf,1,40
+O1,2025-01-05 10:00,C1,ann@example.com,Ann,Maria,SKU7,Lace,3,1
+"""
+
+
+def test_lines_numbered_in_file_order_whether_together_or_scattered(db, settings, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    # O3's lines sit together (numbered from their row numbers), O1's and O2's are scattered (numbered by a sort);
+    # tiny read blocks put each order's lines in different batches too. Every order must have all its details.
+    monkeypatch.setattr("ravingfans.ingest.readers.BLOCK_SIZE", 150)
+    path = write(tmp_path / "o.csv", SCATTERED)
+    report = run_import(db, settings, path, "orders")
+    assert (report.rows, report.created) == (7, 3)
+    assert [(ln.line_no, ln.sku) for ln in lines(db, "O1")] == [(1, "SKU1"), (2, "SKU2"), (3, "SKU7")]
+    assert [(ln.line_no, ln.sku) for ln in lines(db, "O2")] == [(1, "SKU3"), (2, "SKU4")]
+    assert [(ln.line_no, ln.sku) for ln in lines(db, "O3")] == [(1, "SKU5"), (2, "SKU6")]
+    got = orders(db)
+    assert (got["O1"].total, got["O2"].total, got["O3"].total) == (Decimal("133.00"), Decimal("50.00"),
+                                                                   Decimal("240.00"))
+    assert _served_by(db) == {"O1": "Maria", "O2": "Tom", "O3": "Maria"}
+    assert got["O2"].placed_at.isoformat() == "2025-01-06T11:00:00+00:00"
+    assert got["O1"].customer_id == got["O3"].customer_id != got["O2"].customer_id
+    again = run_import(db, settings, path, "orders")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    write(path, SCATTERED.replace("SKU6,Scarf,1,40", "SKU6,Scarf,2,40"))
+    changed = run_import(db, settings, path, "orders")
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 2)
+    assert [(ln.line_no, ln.quantity) for ln in lines(db, "O3")] == [(1, 1), (2, 2)]
+    assert count(db, OrderLine) == 7
+
+
 def _served_by(db) -> dict[str, str | None]:
     with db.session() as s:
         rows = s.execute(select(Order.external_id, Employee.name).outerjoin(Employee, Order.employee_id == Employee.id))
