@@ -146,3 +146,11 @@ def test_analyze_a_tiny_shop_falls_back_with_a_message(tmp_path: Path, run_cli: 
     assert "left empty" in capsys.readouterr().err
     scores = pl.read_parquet(out)
     assert scores["p_alive"].null_count() == 2 and scores["segment"].null_count() == 0
+
+
+def test_analyze_counts_one_customer_in_the_singular(tmp_path: Path, run_cli: Run,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,date,amount\n1,2025-01-01,30\n1,2025-02-01,20\n")
+    assert run_cli(["analyze", str(orders), "--out", str(tmp_path / "s.parquet")]) == 0
+    assert "Scored 1 customer up to 2025-02-01;" in capsys.readouterr().out

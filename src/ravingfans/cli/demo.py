@@ -17,6 +17,7 @@ from ravingfans.demo.model import (
     TIME_ZONE,
 )
 from ravingfans.errors import ConfigError, NotFound
+from ravingfans.wording import counted
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -116,7 +117,7 @@ def _score_if_needed(engine: Engine, url: str) -> None:
         return
     end_of_day = datetime.combine(last, clock_time.max, tzinfo=settings.zone)
     result = score_database(engine, settings, until=last, clock=fixed(end_of_day))
-    info(f"Scored {result.customers:,} customers as of {last.isoformat()} (see `ravingfans fans`).")
+    info(f"Scored {counted(result.customers, 'customer')} as of {last.isoformat()} (see `ravingfans fans`).")
 
 
 DEMO_GIFTS = (

@@ -18,6 +18,7 @@ from ravingfans.cli.output import info, stdout
 from ravingfans.cli.values import parse_day
 from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.errors import ValidationFailed
+from ravingfans.wording import counted
 
 
 class TimeUnit(StrEnum):
@@ -93,7 +94,7 @@ def score(
     finally:
         db.dispose()
     s = result.scoring
-    stdout.print(f"Scored {result.customers:,} customers as of {result.observation_end.isoformat()} "
+    stdout.print(f"Scored {counted(result.customers, 'customer')} as of {result.observation_end.isoformat()} "
                  f"(run #{result.run_id}).", markup=False, highlight=False)
     if s.fallback_reason:
         info(s.fallback_reason)
@@ -275,7 +276,7 @@ def analyze(
         info(s.fallback_reason)
     for note in s.notes:
         info(f"Note: {note}")
-    stdout.print(f"Scored {report.customers:,} customers up to {report.until.isoformat()}; wrote {report.out}"
+    stdout.print(f"Scored {counted(report.customers, 'customer')} up to {report.until.isoformat()}; wrote {report.out}"
                  + (f" and {report.params_path}" if report.params_path else "") + ".", markup=False, highlight=False)
 
 

@@ -49,6 +49,7 @@ from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.db.models import ScheduledJob
 from ravingfans.errors import Conflict, RavingFansError, ValidationFailed
+from ravingfans.wording import counted
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())  # tracebacks reach a configured log, never the terminal by default
@@ -136,7 +137,7 @@ def _score(database: Database, settings: Settings, clock: Clock) -> str:
         return "No orders to score yet."
     result = score_database(database.engine, settings, clock=clock)
     note = f" {result.scoring.fallback_reason}" if result.scoring.fallback_reason else ""
-    return (f"Scored {result.customers:,} customers as of {result.observation_end.isoformat()} "
+    return (f"Scored {counted(result.customers, 'customer')} as of {result.observation_end.isoformat()} "
             f"(run #{result.run_id}).{note}")
 
 
