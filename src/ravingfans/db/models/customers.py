@@ -12,7 +12,8 @@ from ravingfans.db.models.base import Base
 from ravingfans.db.types import UTCDateTime
 
 
-EXPRESSION_INDEXES = frozenset({"ix_customers_name_order"})
+EXPRESSION_INDEXES = frozenset({"ix_customers_name_order", "ix_customers_first_name_folded",
+                                "ix_customers_last_name_folded"})
 """Indexes on expressions that differ by database, made by migrations and not declared here (Alembic can neither
 reflect nor compare them); the migrations check leaves them out."""
 
@@ -70,6 +71,7 @@ class Customer(Base):
         Index("ix_customers_erased_at", "erased_at", sqlite_where=text("erased_at IS NOT NULL"),
               postgresql_where=text("erased_at IS NOT NULL")),
         # The customer list's name order is an expression index made by migration 0013 (see name_order).
+        # Its search's case-blind name prefixes have expression indexes made by migration 0014 (search_clause).
     )
 
     @property
