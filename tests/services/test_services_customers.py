@@ -408,9 +408,14 @@ def test_search_folds_case_beyond_ascii(db: Database) -> None:
         assert names(svc.search_customers(s, "ÉMI")) == ["Ölaf Émile"]
 
 
-def test_list_search_finds_what_a_case_blind_prefix_check_finds(db: Database) -> None:
-    """Held against plain Python over mixed-case ASCII names: on SQLite such queries skip lower() (the fast path)."""
+@pytest.mark.parametrize("scan_from", [svc.SQLITE_SCAN_FROM, 1])
+def test_list_search_finds_what_a_case_blind_prefix_check_finds(db: Database, scan_from: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held against plain Python over mixed-case ASCII names: on SQLite such queries skip lower() (the fast path),
+    whether a search reads its indexes or (as many matches as ``SQLITE_SCAN_FROM``) the whole book."""
     import random
+
+    monkeypatch.setattr(svc, "SQLITE_SCAN_FROM", scan_from)
 
     rnd = random.Random(7)
     syllables = ["an", "na", "Mc", "do", "LE", "ve", "ka", "ri", "Os", "tu", "b_", "y%", "s*", "[e", "u?"]
@@ -498,3 +503,30 @@ def test_list_search_reads_indexes_not_every_customer(db: Database, people: dict
             assert "SCAN customers" not in plan and "MULTI-INDEX OR" in plan, plan
         else:
             assert "Seq Scan on customers" not in plan, plan
+
+
+def test_a_search_matching_much_of_the_book_reads_it_whole_on_sqlite(db: Database, people: dict[str, int],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite has no statistics to prefer a scan for a common prefix: the list counts matches up to
+    SQLITE_SCAN_FROM through the indexes first, and at that many reads the book instead."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses from its statistics")
+    monkeypatch.setattr(svc, "SQLITE_SCAN_FROM", 2)
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.session() as s:
+            dense = svc.list_customers(s, query="a")  # Ada, Anna, a_b, axb
+            rare = svc.list_customers(s, query="grace")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert (dense.total, sorted(names(dense.items))) == (4, ["Ada Lovelace", "Anna Zed", "a_b Literal", "axb Wild"])
+    assert (rare.total, names(rare.items)) == (1, ["Grace Hopper"])
+    plans = _plans(db, captured)
+    probe, dense_count, dense_page, rare_probe, rare_page = plans  # the rare search's probe is its count
+    assert "MULTI-INDEX OR" in probe and "MULTI-INDEX OR" in rare_probe and "MULTI-INDEX OR" in rare_page
+    assert "SCAN customers" in dense_count and "SCAN customers" in dense_page, (dense_count, dense_page)
