@@ -141,3 +141,41 @@ def test_product_without_a_name_anywhere(db, settings, tmp_path: Path) -> None:
     text = "Handle,Title,Variant SKU,Option1 Value\nmystery,,M-1,S\n"
     with pytest.raises(ImportFailed, match="no name on this or any row"):
         run_import(db, settings, write(tmp_path / "p.csv", text), "products", format="shopify")
+
+
+def test_a_referral_circle_in_the_file_is_refused(db, settings, tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", "customer_id,referred_by\nC1,C3\nC2,C1\nC3,C2\nC4,C1\n")
+    with pytest.raises(ImportFailed) as err:
+        run_import(db, settings, path, "customers")
+    text = str(err.value)
+    assert "3 problem(s)" in text and "referral circle" in text
+    assert all(f"line {n}" in text for n in (2, 3, 4)) and "line 5" not in text  # C4 only hangs off it
+    assert "C1 referred by C3, C3 referred by C2, C2 referred by C1" in text
+    assert count(db, Customer) == 0
+
+
+def test_a_referral_circle_through_customers_on_file_is_refused(db, settings, tmp_path: Path) -> None:
+    run_import(db, settings, write(tmp_path / "a.csv", "customer_id,referred_by\nC1,\nC2,C1\nC3,C2\n"), "customers")
+    with pytest.raises(ImportFailed) as err:  # C1 is on file as C3's referrer's referrer
+        run_import(db, settings, write(tmp_path / "b.csv", "customer_id,referred_by\nC1,C3\n"), "customers")
+    assert "line 2" in str(err.value) and "referral circle" in str(err.value)
+    with db.session() as s:
+        c1 = s.scalars(select(Customer).where(Customer.external_id == "C1")).one()
+        assert c1.referred_by_id is None
+    # links moved so that the chain is longer but still ends (C2 by C4, C4 by C3, C3 by C1) are fine
+    report = run_import(db, settings, write(tmp_path / "c.csv", "customer_id,referred_by\nC4,C3\nC2,C4\nC3,C1\n"),
+                        "customers")
+    assert (report.created, report.updated) == (1, 2)
+    with db.session() as s:
+        ids = {c.external_id: c.id for c in s.scalars(select(Customer))}
+        links = {c.external_id: c.referred_by_id for c in s.scalars(select(Customer))}
+    assert links == {"C1": None, "C2": ids["C4"], "C3": ids["C1"], "C4": ids["C3"]}
+
+
+def test_skip_invalid_leaves_out_the_rows_of_a_referral_circle(db, settings, tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", "customer_id,referred_by\nC1,C2\nC2,C1\nC3,\nC4,C3\n")
+    report = run_import(db, settings, path, "customers", skip_invalid=True)
+    assert (report.created, report.rejected) == (2, 2)
+    with db.session() as s:
+        kept = {c.external_id: c.referred_by_id for c in s.scalars(select(Customer))}
+    assert set(kept) == {"C3", "C4"} and kept["C4"] is not None
