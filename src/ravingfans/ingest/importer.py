@@ -331,7 +331,7 @@ def _drop_staging(conn: Connection, name: str) -> None:
     """Temporary tables outlive a transaction on a pooled connection: drop them explicitly.
 
     On SQLite the connection is closed instead, which discards its temporary database whole: dropping a staged
-    million lines walked and freed every page of it (0.6-1.1 s, bench/RESULTS.md); a new connection costs
+    million lines walked and freed every page of it (0.4-0.9 s, bench/RESULTS.md); a new connection costs
     milliseconds.
     """
     if conn.dialect.name == "sqlite":

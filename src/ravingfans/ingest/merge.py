@@ -447,11 +447,12 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
         # The lines join their orders directly (not through an order_pk written back into every head: on
         # PostgreSQL that UPDATE rewrote each head, ~3.5 s per million lines). CROSS JOIN fixes SQLite's loop
         # order (its documented way): each staged head finds its order once, then its lines, never starting from
-        # every order of the source, which a daily import into a ledger of millions would otherwise scan.
+        # every order of the source, which a daily import into a ledger of millions would otherwise scan;
+        # PostgreSQL plans it as the inner join it is.
         # An order whose lines sit together in the file (as every till and Shopify export writes them) has
         # exactly the staged rows first_row..last_row, numbered from their row numbers with no sort; only an
-        # order whose lines are scattered pays for ROW_NUMBER's sort (SQLite: 4.2 -> 2.6-3.1 s for this insert
-        # of a million lines, bench/RESULTS.md). Both number lines 1..n in file order. SQLite reads each order's
+        # order whose lines are scattered pays for ROW_NUMBER's sort (SQLite: 3.7-6.3 -> 2.4-2.8 s for this
+        # insert of a million lines, bench/RESULTS.md). Both number lines 1..n in file order. SQLite reads each order's
         # lines as a range of row numbers (its rowid); PostgreSQL, which hashes the staged lines by order
         # instead, was slower through a million range probes.
         lines_of_head = ("s.src_row BETWEEN h.first_row AND h.last_row" if conn.dialect.name == "sqlite"

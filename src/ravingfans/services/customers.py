@@ -468,7 +468,7 @@ def list_customers(
     total: int | None = None
     if text and sqlite:
         # SQLite keeps no statistics that tell a rare name from a common one, and a search matching a tenth of
-        # a million customers took 1.7x as long through the indexes as reading them all (bench/RESULTS.md). So
+        # a million customers took up to twice as long through the indexes as reading them all (RESULTS). So
         # it first counts up to SQLITE_SCAN_FROM matches through the indexes: fewer, and that is the total; as
         # many, and the count and the page read the whole book instead.
         probe = with_scores(select(Customer.id)).where(*filters).limit(SQLITE_SCAN_FROM).subquery()
