@@ -179,3 +179,23 @@ def test_skip_invalid_leaves_out_the_rows_of_a_referral_circle(db, settings, tmp
     with db.session() as s:
         kept = {c.external_id: c.referred_by_id for c in s.scalars(select(Customer))}
     assert set(kept) == {"C3", "C4"} and kept["C4"] is not None
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    # a repeated id is merged from its first row (b by a), so a and b make a circle whatever its repeat says
+    ("customer_id,referred_by\nc,\n", "customer_id,referred_by\na,b\nb,a\nb,c\n"),
+    # leaving out x's and z's rows gives x back its link on file (x by y): y's row (y by x) then closes a circle
+    ("customer_id,referred_by\ny,\nx,y\n", "customer_id,referred_by\nx,z\nz,x\ny,x\n"),
+])
+def test_skip_invalid_never_writes_a_referral_circle(db, settings, tmp_path: Path, first: str, second: str) -> None:
+    run_import(db, settings, write(tmp_path / "a.csv", first), "customers")
+    report = run_import(db, settings, write(tmp_path / "b.csv", second), "customers", skip_invalid=True)
+    assert report.rejected == second.count("\n") - 1  # every row of the second file takes part
+    with db.session() as s:
+        links = {c.id: c.referred_by_id for c in s.scalars(select(Customer))}
+    for start in links:  # follow each chain: it must end
+        seen, node = set(), start
+        while node is not None:
+            assert node not in seen, links
+            seen.add(node)
+            node = links[node]

@@ -530,3 +530,12 @@ def test_a_search_matching_much_of_the_book_reads_it_whole_on_sqlite(db: Databas
     probe, dense_count, dense_page, rare_probe, rare_page = plans  # the rare search's probe is its count
     assert "MULTI-INDEX OR" in probe and "MULTI-INDEX OR" in rare_probe and "MULTI-INDEX OR" in rare_page
     assert "SCAN customers" in dense_count and "SCAN customers" in dense_page, (dense_count, dense_page)
+
+
+def test_a_search_starting_with_a_comma_finds_an_empty_surname(db: Database) -> None:
+    """'last, first' with last_name '' starts with ', ': its candidates include names equal to the empty head."""
+    with db.session(write=True) as s:
+        person(s, "Ann", "")
+        person(s, "Bob", "Ng")
+    with db.session() as s:
+        assert names(svc.list_customers(s, query=", an").items) == ["Ann"]

@@ -280,7 +280,7 @@ def _merge(conn: Connection, engine: Engine, options: ImportOptions, plan: Plan,
             conn.execute(text("SET LOCAL work_mem = '64MB'"))  # the merge's sorts stay in memory
         bad_orders = set(problems.bad_orders)
         if kind == "customers":
-            found = merge.check_customers(conn, source_name, column)
+            found = merge.check_customers(conn, source_name, column, skipping=options.skip_invalid)
         elif kind == "products":
             found = merge.check_products(conn, column)
         else:

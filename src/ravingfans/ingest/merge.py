@@ -9,7 +9,7 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,8 +67,9 @@ def delete_rows(conn: Connection, kind: str, rows: set[int]) -> None:
 
 # ---------------------------------------------------------------- customers
 
-def check_customers(conn: Connection, source: str, column: dict[str, str]) -> list[Problem]:
-    """Ids repeated in the file, unknown or self referrers, referral circles."""
+def check_customers(conn: Connection, source: str, column: dict[str, str], *,
+                    skipping: bool = False) -> list[Problem]:
+    """Ids repeated in the file, unknown or self referrers, referral circles (``skipping``: as --skip-invalid)."""
     problems: list[Problem] = []
     for row, cid, first in _rows(conn, """
         SELECT s.src_row, s.customer_id, f.r FROM stg_customers s
@@ -88,28 +89,34 @@ def check_customers(conn: Connection, source: str, column: dict[str, str]) -> li
             message = ("a customer cannot refer themselves" if ref == cid else
                        "is not a customer_id in this file or in earlier imports from this source")
             problems.append((row, column["referred_by"], ref, message))
-        problems += referral_circles(conn, source, column["referred_by"])
+        left_out = {row for row, *_ in problems}
+        problems += referral_circles(conn, source, column["referred_by"], left_out=left_out, skipping=skipping)
     return problems
 
 
 Node = tuple[str, object]  # ("id", customer id on file) or ("ext", a new customer's id in the file)
 
 
-def referral_circles(conn: Connection, source: str, column: str) -> list[Problem]:
+def referral_circles(conn: Connection, source: str, column: str, *, left_out: Collection[int] = (),
+                     skipping: bool = False) -> list[Problem]:
     """Rows whose referrer would, after the merge, be among their own referrers (A by B, B by A; or longer).
 
     The forms and the API refuse such a circle (services.word_of_mouth.check_referral); an import must too.
     The ledger has none, so a circle runs through at least one row of the file that names a referrer: from
     each, the chain of referrers is followed as it will stand after the merge, the file's links in place of
-    those on file, reading customers' links from the database a level at a time.
+    those on file, reading customers' links from the database a level at a time. Rows in ``left_out``
+    (already rejected) count as absent. With ``skipping`` the rows of a circle are left out too, which gives
+    their customers back the links on file; the walk repeats until no circle remains.
     """
-    staged = _rows(conn, """SELECT s.src_row, s.customer_id, s.referred_by,
+    staged = [r for r in _rows(conn, """SELECT s.src_row, s.customer_id, s.referred_by,
             COALESCE(ci.customer_id, (SELECT MIN(c.id) FROM customers c WHERE c.email = s.email))
         FROM stg_customers s LEFT JOIN customer_identities ci ON ci.source = :src AND ci.external_id = s.customer_id
         WHERE s.referred_by IS NOT NULL
-           OR s.customer_id IN (SELECT x.referred_by FROM stg_customers x WHERE x.referred_by IS NOT NULL)""",
-                   src=source)
-    node_of: dict[str, Node] = {cid: (("id", cust) if cust is not None else ("ext", cid)) for _, cid, _, cust in staged}
+           OR s.customer_id IN (SELECT x.referred_by FROM stg_customers x WHERE x.referred_by IS NOT NULL)
+        ORDER BY s.src_row""", src=source) if r[0] not in left_out]
+    node_of: dict[str, Node] = {}
+    for _, cid, _, cust in staged:  # a repeated customer_id is merged from its first row
+        node_of.setdefault(cid, ("id", cust) if cust is not None else ("ext", cid))
     outside = sorted({ref for _, _, ref, _ in staged if ref is not None and ref not in node_of})
     for i in range(0, len(outside), 1000):
         chunk = outside[i:i + 1000]
@@ -121,19 +128,44 @@ def referral_circles(conn: Connection, source: str, column: str) -> list[Problem
     parent: dict[Node, Node | None] = {}
     row_of: dict[Node, tuple[int, str, str]] = {}
     for row, cid, ref, _ in staged:
-        if ref is not None and ref != cid and ref in node_of:  # unknown and self referrers are reported above
-            parent[node_of[cid]] = node_of[ref]
-            row_of[node_of[cid]] = (row, cid, ref)
-    frontier = {p for p in parent.values() if p is not None and p not in parent}
-    while frontier:  # links on file of the customers reached, one level of referrers per query
-        ids = sorted(cast(int, value) for kind, value in frontier if kind == "id")
+        node = node_of[cid]
+        if ref is not None and ref != cid and ref in node_of and node not in row_of:
+            parent[node] = node_of[ref]
+            row_of[node] = (row, cid, ref)
+    _links_on_file(conn, parent, set(parent.values()))
+    problems: list[Problem] = []
+    while True:
+        circles = _circles(parent, row_of)
+        for circle in circles:
+            names = [row_of[n][1] if n in row_of else f"customer #{n[1]}" for n in circle]
+            told = ", ".join(f"{a} referred by {b}" for a, b in zip(names, names[1:] + names[:1], strict=True))
+            problems += [(row_of[n][0], column, row_of[n][2], f"would make a referral circle ({told}); a customer "
+                          "cannot be among their own referrers: fix or remove one of these referrals")
+                         for n in circle if n in row_of]
+        if not circles or not skipping:
+            return sorted(problems)
+        gone = [n for circle in circles for n in circle if n in row_of]
+        for node in gone:  # the row is left out: its customer keeps the link on file, a new one is not created
+            del row_of[node], parent[node]
+        _links_on_file(conn, parent, set(gone))
+
+
+def _links_on_file(conn: Connection, parent: dict[Node, Node | None], wanted: set[Node | None]) -> None:
+    """Add the stored referrer of each customer reached from ``wanted`` that has no link yet, level by level."""
+    frontier = {n for n in wanted if n is not None and n not in parent}
+    while frontier:
         parent.update({node: None for node in frontier})
+        ids = sorted(cast(int, value) for kind, value in frontier if kind == "id")
         for i in range(0, len(ids), 1000):
             listed = ", ".join(str(v) for v in ids[i:i + 1000])
             for cid, ref_id in conn.execute(text(f"SELECT id, referred_by_id FROM customers WHERE id IN ({listed})")):
                 parent[("id", cid)] = ("id", ref_id) if ref_id is not None else None
         frontier = {p for p in parent.values() if p is not None and p not in parent}
-    problems: list[Problem] = []
+
+
+def _circles(parent: dict[Node, Node | None], row_of: dict[Node, tuple[int, str, str]]) -> list[list[Node]]:
+    """Every circle of referrers reachable from a row of the file (each node has at most one referrer)."""
+    circles: list[list[Node]] = []
     done: set[Node] = set()
     for start in row_of:
         path: list[Node] = []
@@ -144,16 +176,9 @@ def referral_circles(conn: Connection, source: str, column: str) -> list[Problem
             path.append(node)
             node = parent.get(node)
         if node is not None and node in seen:  # this walk came back to itself: the circle is path[seen[node]:]
-            circle = path[seen[node]:]
-            names = [row_of[n][1] if n in row_of else f"customer #{n[1]}" for n in circle]
-            told = ", ".join(f"{a} referred by {b}" for a, b in zip(names, names[1:] + names[:1], strict=True))
-            for n in circle:
-                if n in row_of:
-                    row, _cid, ref = row_of[n]
-                    problems.append((row, column, ref, f"would make a referral circle ({told}); a customer "
-                                     "cannot be among their own referrers: fix or remove one of these referrals"))
+            circles.append(path[seen[node]:])
         done.update(path)
-    return sorted(problems)
+    return circles
 
 
 _CUSTOMER_COLS = ("first_name", "last_name", "email", "phone", "address_line1", "address_line2", "city",

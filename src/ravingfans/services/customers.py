@@ -341,7 +341,7 @@ def search_clause(query: str, region: str, *, dialect: str = "postgresql",
     # or is the query up to one of its spaces or commas ("anna smith": a first or last name "anna"), which the
     # name indexes find; the joined forms are then checked on those candidates only.
     lowered = query.lower()
-    heads = sorted({lowered[:k] for k, char in enumerate(lowered) if k and (char == "," or char.isspace())})
+    heads = sorted({lowered[:k] for k, char in enumerate(lowered) if char == "," or char.isspace()})
     candidates = clauses + [fold(column).like(_literal_pattern(head), escape="\\")
                             for head in heads for column in (Customer.first_name, Customer.last_name)]
     return and_(or_(*candidates), or_(*clauses, *joined))
