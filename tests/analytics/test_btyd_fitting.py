@@ -145,6 +145,19 @@ def test_newton_gives_up_without_an_interior_minimum() -> None:
     assert fitting._newton(lambda z: (1e300, np.zeros_like(z)), np.zeros(2)) is None
 
 
+def test_newton_stops_where_rounding_hides_the_slope() -> None:
+    """Near its optimum an objective of size ~4 cannot show a fall of 1e-16, while its gradient still asks for
+    steps of ~3e-8: Newton must stop there, not wander until it gives up (a Gamma-Gamma pilot did, with NumPy
+    2.4, and `analyze` then imported scipy.optimize for nothing)."""
+
+    def noisy(z: fitting.FloatArray) -> tuple[float, fitting.FloatArray]:
+        d = z - 1.0
+        return 4.35 + float(d @ d), 2 * d + 3e-8 * np.where(d >= 0, 1.0, -1.0)
+
+    z = fitting._newton(noisy, np.array([1.5, 0.7]))  # type: ignore[arg-type]
+    assert z is not None and np.max(np.abs(z - 1.0)) < 1e-7
+
+
 def test_a_pilot_newton_cannot_fit_falls_back_to_lbfgsb(monkeypatch: pytest.MonkeyPatch,
                                                         histories: fitting.Compressed) -> None:
     plain, _ = _fit(histories, None)

@@ -252,6 +252,10 @@ def _newton(objective_grad: Callable[[FloatArray], tuple[float, FloatArray]], z0
             t /= 2.0
         else:
             return z if np.max(np.abs(step)) < 1e-5 else None
+        if not value_next < value and np.max(np.abs(t * step)) < 1e-5:
+            # Accepted without falling: the objective's rounding noise hides its slope here, so the steps would
+            # only wander (or stand still) until max_steps. Seen on a Gamma-Gamma pilot with NumPy 2.4.
+            return z
         z, value, grad = z_next, value_next, grad_next
     return None
 
