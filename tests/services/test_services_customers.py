@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -461,6 +463,21 @@ def test_glob_prefix_matches_exactly_the_values_that_start_with_the_text(prefix:
     assert bool(matched) == value.startswith(prefix)
 
 
+@contextmanager
+def _statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement the engine runs inside the block, with its parameters."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        yield captured
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+
+
 def _plans(db: Database, statements: list[tuple[str, Any]]) -> list[str]:
     """The database's plan for each captured statement that reads customers, run with its own parameters."""
     plans = []
@@ -485,17 +502,8 @@ def _plans(db: Database, statements: list[tuple[str, Any]]) -> list[str]:
 def test_list_search_reads_indexes_not_every_customer(db: Database, people: dict[str, int], query: str) -> None:
     """The count and the page of a search combine index scans (migration 0014): a full scan of a million
     customers took 0.5-1.6 s (bench/RESULTS.md)."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        with db.session() as s:
-            svc.list_customers(s, query=query)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
+    with _statements(db) as captured, db.session() as s:
+        svc.list_customers(s, query=query)
     plans = _plans(db, captured)
     assert len(plans) >= 2, captured  # the count and the page
     for plan in plans:
@@ -512,18 +520,9 @@ def test_a_search_matching_much_of_the_book_reads_it_whole_on_sqlite(db: Databas
     if db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's planner chooses from its statistics")
     monkeypatch.setattr(svc, "SQLITE_SCAN_FROM", 2)
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        with db.session() as s:
-            dense = svc.list_customers(s, query="a")  # Ada, Anna, a_b, axb
-            rare = svc.list_customers(s, query="grace")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
+    with _statements(db) as captured, db.session() as s:
+        dense = svc.list_customers(s, query="a")  # Ada, Anna, a_b, axb
+        rare = svc.list_customers(s, query="grace")
     assert (dense.total, sorted(names(dense.items))) == (4, ["Ada Lovelace", "Anna Zed", "a_b Literal", "axb Wild"])
     assert (rare.total, names(rare.items)) == (1, ["Grace Hopper"])
     plans = _plans(db, captured)
