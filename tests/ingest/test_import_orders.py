@@ -314,3 +314,37 @@ def test_a_failed_import_reports_its_own_error_when_its_connection_was_discarded
     monkeypatch.setattr(importer, "_drop_staging", lambda conn, _name: conn.invalidate())  # as after a broken DROP
     with pytest.raises(ImportFailed, match="no data rows"):
         run_import(db, settings, write(tmp_path / "o.csv", ORDERS.splitlines()[0] + "\n"), "orders")
+
+
+def _product_names(db) -> dict[str, str]:
+    from ravingfans.db.models import Product
+
+    with db.session() as s:
+        return {v.sku: p.name for v, p in s.execute(select(ProductVariant, Product).join(Product))}
+
+
+def test_each_sku_becomes_one_product_named_by_the_greatest_name_on_its_lines(db, settings, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    # small read blocks and frequent compaction: SKUs gathered over several batches (SQLite) name as the SQL did
+    monkeypatch.setattr("ravingfans.ingest.readers.BLOCK_SIZE", 150)
+    monkeypatch.setattr("ravingfans.ingest.importer._SkuNames.COMPACT_EVERY", 2)
+    text = """order_id,ordered_at,customer_id,sku,product_name,quantity,unit_price
+O1,2025-01-05 10:00,C1,S1,Boot,1,120
+O2,2025-01-06 10:00,C2,S2,,1,20
+O3,2025-01-07 10:00,C1,S1,Zebra boot,1,120
+O4,2025-01-08 10:00,C3,S3,Hat,1,15
+O5,2025-01-09 10:00,C3,S1,Boot,2,120
+"""
+    run_import(db, settings, write(tmp_path / "o.csv", text), "orders")
+    assert _product_names(db) == {"S1": "Zebra boot", "S2": "S2", "S3": "Hat"}
+
+
+def test_a_rejected_orders_skus_make_no_product(db, settings, tmp_path: Path) -> None:
+    text = """order_id,ordered_at,customer_id,sku,product_name,quantity,unit_price
+O1,2025-01-05 10:00,C1,S1,Boot,1,120
+O9,2025-01-06 10:00,C2,ONLY9,Lamp,1,20
+O9,2025-01-06 10:00,C2,S1,Boot,0,120
+"""
+    report = run_import(db, settings, write(tmp_path / "o.csv", text), "orders", skip_invalid=True)
+    assert report.rejected == 2
+    assert _product_names(db) == {"S1": "Boot"}

@@ -390,7 +390,8 @@ def _resolve_customers(conn: Connection, source: str) -> None:
           AND EXISTS (SELECT 1 FROM customers c WHERE c.email = stg_heads.email)"""))
 
 
-def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool = True) -> MergeCounts:
+def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool = True,
+                 skus_staged: bool = False) -> MergeCounts:
     """Create customers, employees and products the orders name; create, replace or leave each order."""
     stamp = db_time(conn, now)
     if prepare:
@@ -426,11 +427,14 @@ def merge_orders(conn: Connection, source: str, now: datetime, *, prepare: bool 
                  {"src": source, "now": stamp, "yes": True})
 
     before_p = _scalar(conn, "SELECT COALESCE(MAX(id), 0) FROM products")
-    # Each SKU once, then looked up, rather than probing the catalogue for every staged line (bench/RESULTS.md).
-    conn.execute(text("""INSERT INTO products (source, external_id, name, created_at)
+    # Each SKU once, then looked up, rather than probing the catalogue for every staged line (bench/RESULTS.md);
+    # ``skus_staged``: the importer gathered them while staging (stg_skus, the same rule), sparing a sort of
+    # every staged line.
+    skus = "stg_skus" if skus_staged else """(SELECT s.sku, MAX(COALESCE(s.product_name, s.sku)) AS name
+        FROM stg_orders s WHERE s.sku IS NOT NULL GROUP BY s.sku)"""
+    conn.execute(text(f"""INSERT INTO products (source, external_id, name, created_at)
         SELECT CAST(:src AS VARCHAR(40)), g.sku, g.name, :now
-        FROM (SELECT s.sku, MAX(COALESCE(s.product_name, s.sku)) AS name FROM stg_orders s
-              WHERE s.sku IS NOT NULL GROUP BY s.sku) g
+        FROM {skus} g
         WHERE NOT EXISTS (SELECT 1 FROM product_variants v WHERE v.sku = g.sku)
           AND NOT EXISTS (SELECT 1 FROM products p WHERE p.source = :src AND p.external_id = g.sku)
         ORDER BY g.sku"""), {"src": source, "now": stamp})
