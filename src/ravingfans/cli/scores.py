@@ -276,8 +276,9 @@ def analyze(
         info(s.fallback_reason)
     for note in s.notes:
         info(f"Note: {note}")
-    stdout.print(f"Scored {counted(report.customers, 'customer')} up to {report.until.isoformat()}; wrote {report.out}"
-                 + (f" and {report.params_path}" if report.params_path else "") + ".", markup=False, highlight=False)
+    stdout.print(f"Scored {counted(report.customers, 'customer')} up to {report.until.isoformat()}; "
+                 f"wrote {report.out}" + (f" and {report.params_path}" if report.params_path else "") + ".",
+                 markup=False, highlight=False)
 
 
 def slipping(

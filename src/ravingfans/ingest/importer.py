@@ -181,7 +181,7 @@ class _SkuNames:
     """Each SKU the orders name, with its product name (the greatest of its lines', else the SKU), gathered batch
     by batch while staging.
 
-    SQLite's merge otherwise sorted every staged line by SKU for this (about 1.1 s per million lines,
+    SQLite's merge otherwise sorted every staged line by SKU for this (about 1.2 s per million lines,
     bench/RESULTS.md). Only on SQLite: its MAX compares text byte by byte, as Polars does; PostgreSQL's
     follows its collation, so it keeps the SQL.
     """
@@ -207,12 +207,11 @@ class _SkuNames:
 
     def stage(self, conn: Connection) -> None:
         """Write them to the TEMPORARY table stg_skus, which the merge reads instead of the staged lines."""
-        conn.execute(text("CREATE TEMPORARY TABLE stg_skus (sku TEXT PRIMARY KEY, name TEXT)"))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany("INSERT INTO stg_skus (sku, name) VALUES (?, ?)", self._merged().iter_rows())
-        finally:
-            cursor.close()
+        from ravingfans.ingest import staging
+
+        table = staging.sku_table()
+        table.create(conn)
+        staging.load(conn, table, self._merged())
 
 
 def _checked_frames(src: Source, plan: Plan, ctx: Context, options: ImportOptions, problems: _Problems,

@@ -58,6 +58,12 @@ def stage_table(kind: Kind) -> Table:
     return Table(STAGE_TABLE[kind], meta, *cols, prefixes=["TEMPORARY"])
 
 
+def sku_table() -> Table:
+    """The TEMPORARY table of the orders' SKUs with their product names, gathered while staging (SQLite)."""
+    return Table("stg_skus", MetaData(), Column("sku", Text, primary_key=True), Column("name", Text),
+                 prefixes=["TEMPORARY"])
+
+
 def stable_hash(values: pl.Series) -> pl.Series:
     """A 40-bit content hash per string, stable across processes and library versions (BLAKE2b).
 
