@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from signin import PASSWORD, add_account, sign_in_as
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from ravingfans.config import Settings
 from ravingfans.db import Database
@@ -186,6 +186,26 @@ def test_staff_cannot_reach_owner_pages_and_the_refusal_is_logged(client_as: Any
         refused = staff.post("/logout", headers={"x-csrf-token": "nope"})
     assert refused.status_code == 403 and "did not come from this site" in refused.text
     assert "csrf refused: user_id=" in caplog.text
+
+
+def test_a_signed_in_page_reads_its_user_and_business_over_one_connection(web_settings: Settings, shop: Any,
+                                                                            db: Database) -> None:
+    checkouts: list[object] = []
+
+    def checked_out(_dbapi: object, record: object, _proxy: object) -> None:
+        checkouts.append(record)
+
+    with TestClient(create_app(web_settings, database=db), follow_redirects=False) as client:
+        sign_in_as(client, db, "staff")
+        assert client.get("/search", params={"q": "ad"}).status_code == 200  # warm: the vocabulary of names loads once
+        event.listen(db.engine, "checkout", checked_out)
+        try:
+            page = client.get("/search", params={"q": "ad"}, headers={"HX-Request": "true"})
+        finally:
+            event.remove(db.engine, "checkout", checked_out)
+    assert page.status_code == 200 and "Ada" in page.text
+    # Who is asking and the business's details share one check-out (on PostgreSQL one ping); the page has its own.
+    assert len(checkouts) == 2, checkouts
 
 
 def test_get_never_signs_out(client: TestClient, db: Database) -> None:

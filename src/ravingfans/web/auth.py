@@ -25,6 +25,7 @@ from ravingfans.config import Settings
 from ravingfans.db import Database
 from ravingfans.errors import NotSignedIn, PermissionDenied
 from ravingfans.services.sessions import Principal, SessionPolicy, find_session, needs_touch, touch_session
+from ravingfans.web.deps import read_business_details
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ def session_principal(request: Request) -> Principal | None:
         policy: SessionPolicy = request.app.state.session_policy
         with database.session() as session:
             principal = find_session(session, token, policy)
+            if principal is not None and not hasattr(request.state, "business"):
+                read_business_details(request, session)  # every signed-in page is drawn with them
         if principal is not None and principal.session_id and needs_touch(principal):
             with database.session(write=True) as session:
                 touch_session(session, principal.session_id)

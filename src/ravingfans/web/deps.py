@@ -42,7 +42,16 @@ def get_business_details(request: Request) -> Business:
     if cached is not None:
         return cast(Business, cached)
     with get_database(request).session() as session:
-        business = get_business(session, app_settings(request))
+        return read_business_details(request, session)
+
+
+def read_business_details(request: Request, session: Session) -> Business:
+    """Read the business's details in ``session`` and keep them on the request for the rest of it.
+
+    The sign-in check calls this in its own session, so a signed-in page reads who is asking and the
+    business it is drawn for over one connection (on PostgreSQL one pool check-out and ping, not two).
+    """
+    business = get_business(session, app_settings(request))
     request.state.business = business
     return business
 
