@@ -1,4 +1,5 @@
-"""Count the SQL statements a block runs: holds pages and services to a fixed number of queries (no N+1)."""
+"""What a block reads: the SQL statements it runs (pages and services held to a fixed number, no N+1) and the
+ORM objects it builds (lists that should read bare columns)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def counted(db: Database) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def objects_loaded(into: list[object], *classes: type) -> Iterator[None]:
+    """Collect every object of these mapped classes that the ORM builds from a row inside the block."""
+    def seen(target: object, _context: object) -> None:
+        into.append(target)
+
+    for cls in classes:
+        event.listen(cls, "load", seen)
+    try:
+        yield
+    finally:
+        for cls in classes:
+            event.remove(cls, "load", seen)

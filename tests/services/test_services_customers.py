@@ -23,6 +23,7 @@ from ravingfans.db import Database
 from ravingfans.db.models import Consent, Customer, Employee, Interaction, Note, Order, OrderLine
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services import customers as svc
+from sqlcount import objects_loaded
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -262,6 +263,28 @@ def test_profile_lists_are_capped_with_totals(db: Database) -> None:
         p = svc.get_profile(s, cid, order_limit=2, note_limit=3)
     assert ([o.external_id for o in p.orders], p.orders_total) == (["O0", "O1"], 5)
     assert ([n.body for n in p.notes], p.notes_total) == (["n0", "n1", "n2"], 5)
+
+
+def test_profile_orders_keep_their_own_lines_in_line_order_without_loading_objects(db: Database) -> None:
+    with db.session(write=True) as s:
+        cid = person(s, "Lina", "Lines")
+        other = person(s, "Otto", "Other")
+        first = order(s, cid, "A", T0 - timedelta(days=2), "1.00")
+        order(s, other, "X", T0 - timedelta(days=1), "7.00")  # another customer's lines between ours
+        second = Order(source="t", external_id="B", customer_id=cid, placed_at=T0, total=Decimal("6.00"))
+        s.add(second)
+        s.flush()
+        for number in (3, 1, 2):  # stored out of line order
+            s.add(OrderLine(order_id=second.id, line_no=number, kind="sale", quantity=1, unit_price=Decimal(number),
+                            amount=Decimal(number), product_name=f"item {number}"))
+        s.add(OrderLine(order_id=first, line_no=2, kind="sale", quantity=1, unit_price=Decimal(5), amount=Decimal(5)))
+    loaded: list[object] = []
+    with db.session() as s, objects_loaded(loaded, Order, OrderLine):
+        p = svc.get_profile(s, cid)
+    assert loaded == []  # tracked orders and lines cost a tenth of a profile page
+    assert [(o.external_id, [(x.line_no, x.amount) for x in o.lines]) for o in p.orders] == [
+        ("B", [(1, Decimal("1.00")), (2, Decimal("2.00")), (3, Decimal("3.00"))]),
+        ("A", [(1, Decimal("1.00")), (2, Decimal("5.00"))])]
 
 
 def test_profile_of_someone_without_anything(db: Database) -> None:
