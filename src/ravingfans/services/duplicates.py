@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import (Base, CampaignMember, Customer, CustomerIdentity, Hold, SurveyInvitation, SurveyLink,
                                   SurveyResponse)
+from ravingfans.db.models.customers import name_as_said
 from ravingfans.errors import NotFound, ValidationFailed
 
 SAME_EMAIL = "same e-mail"
@@ -102,8 +103,7 @@ def _counted(count: int, label: str) -> str:
 
 def display_name(first: str | None, last: str | None, email: str | None, phone: str | None, cid: int) -> str:
     """A customer's name as staff say it, from the raw columns (as Customer.display_name)."""
-    name = " ".join(p for p in (first, last) if p)
-    return name or email or phone or f"Customer #{cid}"
+    return name_as_said(first, last, email, phone, cid)
 
 
 def find_duplicates(session: Session) -> list[DuplicatePair]:

@@ -18,6 +18,15 @@ EXPRESSION_INDEXES = frozenset({"ix_customers_name_order", "ix_customers_first_n
 reflect nor compare them); the migrations check leaves them out."""
 
 
+def name_as_said(first: str | None, last: str | None, email: str | None, phone: str | None, customer_id: int,
+                 erased: bool = False) -> str:
+    """Customer.display_name from the bare columns, for lists that read columns rather than whole customers."""
+    name = " ".join(p for p in (first, last) if p)
+    if name or email or phone:  # an erased customer has none of them
+        return name or email or phone or ""
+    return f"Erased customer #{customer_id}" if erased else f"Customer #{customer_id}"
+
+
 class Customer(Base):
     """One person (or firm) the business serves; the centre of every profile and list."""
 
@@ -77,10 +86,8 @@ class Customer(Base):
     @property
     def display_name(self) -> str:
         """Name as staff say it; falls back to e-mail, phone, then the number ("Erased customer #N" once erased)."""
-        name = " ".join(p for p in (self.first_name, self.last_name) if p)
-        if name or self.email or self.phone:  # an erased customer has none of them
-            return name or self.email or self.phone or ""
-        return f"Erased customer #{self.id}" if self.erased_at is not None else f"Customer #{self.id}"
+        return name_as_said(self.first_name, self.last_name, self.email, self.phone, self.id,
+                            self.erased_at is not None)
 
 
 class CustomerIdentity(Base):
