@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import fixed
@@ -285,6 +286,27 @@ def test_profile_orders_keep_their_own_lines_in_line_order_without_loading_objec
     assert [(o.external_id, [(x.line_no, x.amount) for x in o.lines]) for o in p.orders] == [
         ("B", [(1, Decimal("1.00")), (2, Decimal("2.00")), (3, Decimal("3.00"))]),
         ("A", [(1, Decimal("1.00")), (2, Decimal("5.00"))])]
+
+
+def test_profile_runs_statements_built_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building a statement and its cache key cost as much as running it: the profile (read at every counter) reuses
+    statements built at import, with the customer as a parameter."""
+    with db.session(write=True) as s:
+        cid = person(s, "Ada", "Lovelace")
+        order(s, cid, "A", T0, "1.00")
+    built: list[str] = []
+    original = Select.__init__
+
+    def counting(self: Select[Any], *args: Any, **kwargs: Any) -> None:
+        built.extend(f"{f.filename}:{f.lineno}" for f in traceback.extract_stack(limit=3)[:1]
+                     if "ravingfans" in f.filename)
+        original(self, *args, **kwargs)
+
+    with db.session() as s:
+        monkeypatch.setattr(Select, "__init__", counting)
+        profile = svc.get_profile(s, cid, staff_names={})
+    assert [o.external_id for o in profile.orders] == ["A"] and profile.orders_total == 1
+    assert built == []
 
 
 def test_profile_of_someone_without_anything(db: Database) -> None:

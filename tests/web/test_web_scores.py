@@ -296,6 +296,17 @@ def test_newest_run_is_the_same_run_scoring_calls_latest(db: Database, shop: Any
         assert customer_service.newest_run(s) == (latest.id, latest.observation_end)
 
 
+def test_fans_page_reads_the_newest_run_once(db: Database, web_settings: Settings, scored: scoring.RunResult) -> None:
+    with TestClient(create_app(web_settings, database=db)) as client:
+        sign_in_as(client, db, "staff")
+        client.get("/fans")  # warm
+        with counted(db) as statements:
+            page = client.get("/fans")
+    assert page.status_code == 200
+    runs_read = [s for s in statements if " FROM score_runs" in " ".join(s.split())]
+    assert len(runs_read) == 1, runs_read
+
+
 def test_list_queries_do_not_grow_with_the_rows(db: Database, web_settings: Settings) -> None:
     """10 and then 40 scored customers on one page cost the same number of queries, for each sort and filter."""
     addresses = ["/customers?per_page=100", "/customers?per_page=100&sort=clv&dir=desc",

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal, cast
 
 import phonenumbers
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import Session, load_only
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -577,15 +577,6 @@ def _details(customer: Customer) -> CustomerDetails:
     )
 
 
-def _counts(session: Session, customer_id: int) -> tuple[int, int, int]:
-    """How many orders, moments and notes the customer has, in one statement (the profile's "N of M")."""
-    def count(model: type[Any]) -> Any:
-        return select(func.count()).select_from(model).where(model.customer_id == customer_id).scalar_subquery()
-
-    orders, interactions, notes = session.execute(select(count(Order), count(Interaction), count(Note))).one()
-    return int(orders or 0), int(interactions or 0), int(notes or 0)
-
-
 def get_profile(
     session: Session,
     customer_id: int,
@@ -603,31 +594,21 @@ def get_profile(
     customer = _get_customer(session, customer_id)
     cid = customer.id
 
-    stats_row = session.execute(_stats_select().where(Order.customer_id == cid)).one_or_none()
+    stats_row = session.execute(_PROFILE_STATS, {"customer_id": cid}).one_or_none()
     stats = CustomerStats(
         order_count=stats_row.order_count if stats_row else 0,
         total_spend=stats_row.total_spend if stats_row else Decimal("0.00"),
         first_purchase_at=stats_row.first_purchase_at if stats_row else None,
         last_purchase_at=stats_row.last_purchase_at if stats_row else None,
     )
-
-    consents = session.scalars(
-        select(Consent).where(Consent.customer_id == cid).order_by(Consent.at.desc(), Consent.id.desc())
-    ).all()
-    orders = session.execute(
-        select(*_ORDER_COLUMNS).where(Order.customer_id == cid)
-        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(max(0, order_limit))
-    ).all()
+    consents = session.scalars(_PROFILE_CONSENTS, {"customer_id": cid}).all()
+    orders = session.execute(_PROFILE_ORDERS, {"customer_id": cid, "limit": max(0, order_limit)}).all()
     lines = _order_lines(session, [o.id for o in orders])
-    interactions = session.scalars(
-        select(Interaction).where(Interaction.customer_id == cid)
-        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(max(0, interaction_limit))
-    ).all()
-    notes = session.scalars(
-        select(Note).where(Note.customer_id == cid).order_by(Note.created_at.desc(), Note.id.desc())
-        .limit(max(0, note_limit))
-    ).all()
-    orders_total, interactions_total, notes_total = _counts(session, cid)
+    interactions = session.scalars(_PROFILE_INTERACTIONS,
+                                   {"customer_id": cid, "limit": max(0, interaction_limit)}).all()
+    notes = session.scalars(_PROFILE_NOTES, {"customer_id": cid, "limit": max(0, note_limit)}).all()
+    orders_total, interactions_total, notes_total = (
+        int(n or 0) for n in session.execute(_PROFILE_COUNTS, {"customer_id": cid}).one())
     names = staff_names if staff_names is not None else employee_names(
         session,
         {o.employee_id for o in orders if o.employee_id is not None}
@@ -664,14 +645,32 @@ _LINE_COLUMNS = (OrderLine.order_id, OrderLine.line_no, OrderLine.kind, OrderLin
                  OrderLine.quantity, OrderLine.unit_price, OrderLine.discount, OrderLine.amount)
 
 
+# The profile's reads, built once with their customer (and list length) as parameters: building a statement and
+# its cache key costs about as much as running it, so the page (read at every counter) skips that part.
+_CUSTOMER = bindparam("customer_id", type_=Integer)
+_LIMIT = bindparam("limit", type_=Integer)
+_PROFILE_STATS = _stats_select().where(Order.customer_id == _CUSTOMER)
+_PROFILE_CONSENTS = (select(Consent).where(Consent.customer_id == _CUSTOMER)
+                     .order_by(Consent.at.desc(), Consent.id.desc()))
+_PROFILE_ORDERS = (select(*_ORDER_COLUMNS).where(Order.customer_id == _CUSTOMER)
+                   .order_by(Order.placed_at.desc(), Order.id.desc()).limit(_LIMIT))
+_PROFILE_LINES = (select(*_LINE_COLUMNS).where(OrderLine.order_id.in_(bindparam("order_ids", expanding=True)))
+                  .order_by(OrderLine.order_id, OrderLine.line_no))
+_PROFILE_INTERACTIONS = (select(Interaction).where(Interaction.customer_id == _CUSTOMER)
+                         .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(_LIMIT))
+_PROFILE_NOTES = (select(Note).where(Note.customer_id == _CUSTOMER)
+                  .order_by(Note.created_at.desc(), Note.id.desc()).limit(_LIMIT))
+# How many orders, moments and notes the customer has, in one statement (the profile's "N of M").
+_PROFILE_COUNTS = select(*(select(func.count()).select_from(model).where(model.customer_id == _CUSTOMER)
+                           .scalar_subquery() for model in (Order, Interaction, Note)))
+
+
 def _order_lines(session: Session, order_ids: Sequence[int]) -> dict[int, list[OrderLineEntry]]:
     """The lines of these orders, by order id, each order's in line order."""
     found: dict[int, list[OrderLineEntry]] = {}
     if not order_ids:
         return found
-    stmt = (select(*_LINE_COLUMNS).where(OrderLine.order_id.in_(order_ids))
-            .order_by(OrderLine.order_id, OrderLine.line_no))
-    for order_id, *line in session.execute(stmt):
+    for order_id, *line in session.execute(_PROFILE_LINES, {"order_ids": list(order_ids)}):
         found.setdefault(order_id, []).append(OrderLineEntry(*line))
     return found
 

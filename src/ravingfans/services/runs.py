@@ -9,9 +9,12 @@ from ravingfans.db.models import ScoreRun
 from ravingfans.errors import NotFound
 
 
+_LATEST_RUN = select(ScoreRun).order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1)  # built once
+
+
 def latest_run(session: Session) -> ScoreRun | None:
     """The run as of the latest day (the newest such run on a tie), or None before the first."""
-    return session.scalar(select(ScoreRun).order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(1))
+    return session.scalar(_LATEST_RUN)
 
 
 def require_run(session: Session, run_id: int | None = None) -> ScoreRun:

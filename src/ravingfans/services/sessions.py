@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
@@ -85,17 +85,19 @@ def open_session(session: Session, user: User, policy: SessionPolicy, *, replace
         last_seen_at=now))
 
 
+# Read on every page: built once, so no request pays for building the statement and its cache key.
+_ACTIVE_SESSION = (select(WebSession.id, WebSession.csrf_token, WebSession.last_seen_at, WebSession.expires_at,
+                          User.id, User.email, User.role)
+                   .join(User, User.id == WebSession.user_id)
+                   .where(WebSession.id == bindparam("digest"), User.active.is_(True)))
+
+
 def find_session(session: Session, token: str, policy: SessionPolicy, *, clock: Clock = utcnow) -> Principal | None:
     """The active user behind a session secret, or None when unknown, idle too long, expired or disabled."""
     if not token or len(token) > 128:
         return None
     now = clock()
-    found = session.execute(
-        select(WebSession.id, WebSession.csrf_token, WebSession.last_seen_at, WebSession.expires_at,
-               User.id, User.email, User.role)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.id == _digest(token), User.active.is_(True))
-    ).first()
+    found = session.execute(_ACTIVE_SESSION, {"digest": _digest(token)}).first()
     if found is None:
         return None
     session_id, csrf, last_seen, expires, user_id, email, role = found

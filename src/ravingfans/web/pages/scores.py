@@ -118,7 +118,7 @@ def fans_page(
     """The raving fans of the newest scoring run (or any segment), best first by value, spend, frequency or recency."""
     segments = _check_view(segment, sort, limit)
     run = scoring.latest_run(session)
-    rows = scoring.fans(session, segments=segments, sort=sort, limit=limit) if run is not None else []
+    rows = scoring.fans(session, segments=segments, sort=sort, limit=limit, run_id=run.id) if run is not None else []
     return templates.TemplateResponse(request, "scores/fans.html", {
         "run": run,
         "rows": rows,
