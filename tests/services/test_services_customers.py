@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Select, event, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import fixed
@@ -24,7 +23,7 @@ from ravingfans.db import Database
 from ravingfans.db.models import Consent, Customer, Employee, Interaction, Note, Order, OrderLine
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services import customers as svc
-from sqlcount import objects_loaded
+from sqlcount import objects_loaded, selects_built
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -288,22 +287,13 @@ def test_profile_orders_keep_their_own_lines_in_line_order_without_loading_objec
         ("A", [(1, Decimal("1.00")), (2, Decimal("5.00"))])]
 
 
-def test_profile_runs_statements_built_once(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_runs_statements_built_once(db: Database) -> None:
     """Building a statement and its cache key cost as much as running it: the profile (read at every counter) reuses
     statements built at import, with the customer as a parameter."""
     with db.session(write=True) as s:
         cid = person(s, "Ada", "Lovelace")
         order(s, cid, "A", T0, "1.00")
-    built: list[str] = []
-    original = Select.__init__
-
-    def counting(self: Select[Any], *args: Any, **kwargs: Any) -> None:
-        built.extend(f"{f.filename}:{f.lineno}" for f in traceback.extract_stack(limit=3)[:1]
-                     if "ravingfans" in f.filename)
-        original(self, *args, **kwargs)
-
-    with db.session() as s:
-        monkeypatch.setattr(Select, "__init__", counting)
+    with db.session() as s, selects_built() as built:
         profile = svc.get_profile(s, cid, staff_names={})
     assert [o.external_id for o in profile.orders] == ["A"] and profile.orders_total == 1
     assert built == []

@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Row, func, insert, select
+from sqlalchemy import Engine, Row, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from ravingfans.analytics.scoring import FAN_SEGMENTS, Scoring, ScoringOptions, score_customers
@@ -231,16 +231,18 @@ class CustomerValue:
     history: list[HistoryPoint]
 
 
+# A customer's scores in their 60 latest runs, newest first; built once (the profile reads it for each customer).
+_SCORES_OF = (select(CustomerScore, ScoreRun).join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+              .where(CustomerScore.customer_id == bindparam("customer_id"))
+              .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(60))
+
+
 def customer_value(session: Session, customer_id: int, settings: Settings) -> CustomerValue | None:
     """The customer's value as of the latest-dated run they appear in (None if never scored)."""
     from ravingfans.analytics.explain import explain_scores
 
     customer = get_customer(session, customer_id)  # NotFound for unknown and for erased customers
-    rows = session.execute(
-        select(CustomerScore, ScoreRun).join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
-        .where(CustomerScore.customer_id == customer_id)
-        .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(60)
-    ).all()
+    rows = session.execute(_SCORES_OF, {"customer_id": customer.id}).all()
     if not rows:
         return None
     score, run = rows[0]

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, CustomerScore, Employee, Interaction, Order
@@ -701,13 +701,26 @@ class CustomerSurvey:
     answers: Mapping[str, Any]
 
 
+# The profile's reads, built once (building a statement costs about as much as running it).
+_INVITATIONS_OF = select(SurveyInvitation).where(SurveyInvitation.customer_id == bindparam("customer_id"))
+_RESPONSES_OF = select(SurveyResponse).where(SurveyResponse.customer_id == bindparam("customer_id"))
+
+
+def newest_open_surveys(session: Session, limit: int) -> list[Survey]:
+    """The newest open surveys with their questions, for the profile's entry forms."""
+    return list(session.scalars(_NEWEST_OPEN, {"limit": limit}).unique())
+
+
+# One statement: the open surveys with their questions joined in (a second, selectin, query otherwise); built once.
+_NEWEST_OPEN = (select(Survey).where(Survey.status == "open").options(joinedload(Survey.questions))
+                .order_by(Survey.created_at.desc(), Survey.id.desc()).limit(bindparam("limit", type_=Integer)))
+
+
 def survey_for_customer(session: Session, customer_id: int) -> list[CustomerSurvey]:
     """Every survey this customer was asked or answered, latest first (for the profile)."""
     customer = get_customer(session, customer_id)
-    invitations = {i.survey_id: i for i in session.scalars(
-        select(SurveyInvitation).where(SurveyInvitation.customer_id == customer.id))}
-    responses = {r.survey_id: r for r in session.scalars(
-        select(SurveyResponse).where(SurveyResponse.customer_id == customer.id))}
+    invitations = {i.survey_id: i for i in session.scalars(_INVITATIONS_OF, {"customer_id": customer.id})}
+    responses = {r.survey_id: r for r in session.scalars(_RESPONSES_OF, {"customer_id": customer.id})}
     asked = set(invitations) | set(responses)
     names = {row.id: row.name for row in session.execute(
         select(Survey.id, Survey.name).where(Survey.id.in_(asked)))} if asked else {}

@@ -28,7 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import BigInteger, Float, case, cast, func, literal, null, select, text, type_coerce, union_all
+from sqlalchemy import (BigInteger, Float, Integer, Select, bindparam, case, cast, func, literal, null, select, text,
+                        type_coerce, union_all)
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
@@ -340,13 +341,31 @@ def _spend_cents(customer_id: Any) -> Any:
             .where(orders.c.customer_id == customer_id, orders.c.cancelled_at.is_(None)).scalar_subquery())
 
 
+def _clv_in(customer_id: Any, run_id: Any) -> Any:
+    """CLV of one customer (correlated) in the run given as an expression (a parameter)."""
+    scores = CustomerScore.__table__
+    return select(scores.c.clv).where(scores.c.run_id == run_id, scores.c.customer_id == customer_id).scalar_subquery()
+
+
 def _clv_of(customer_id: Any, run_id: int | None) -> Any:
     """CLV of one customer (correlated) in the run; NULL without a run."""
-    if run_id is None:
-        return cast(null(), Float)
-    scores = CustomerScore.__table__
-    return (select(scores.c.clv).where(scores.c.run_id == run_id, scores.c.customer_id == customer_id)
-            .scalar_subquery())
+    return cast(null(), Float) if run_id is None else _clv_in(customer_id, run_id)
+
+
+def _referral_value_statement() -> Select[Any]:
+    """One statement: the referred customers' totals, with the mention counts and own CLV as scalar subqueries."""
+    customer_id, run_id = bindparam("customer_id", type_=Integer), bindparam("run_id", type_=Integer)
+    referred = _REFERRED
+    said = Mention.__table__
+    mentions = select(func.count()).where(said.c.customer_id == customer_id).scalar_subquery()
+    praise = select(func.count()).where(said.c.customer_id == customer_id, said.c.sentiment == 1).scalar_subquery()
+    return (select(func.count(), func.coalesce(func.sum(_spend_cents(referred.c.id)), 0),
+                   func.sum(_clv_in(referred.c.id, run_id)), mentions, praise, _clv_in(customer_id, run_id))
+            .where(referred.c.referred_by_id == customer_id, referred.c.erased_at.is_(None)))
+
+
+# Built once (the profile reads it for every customer shown): building it cost more than running it.
+_REFERRAL_VALUE = _referral_value_statement()
 
 
 def referral_value(session: Session, customer_id: int, *,
@@ -359,15 +378,9 @@ def referral_value(session: Session, customer_id: int, *,
     if run is ...:
         run = latest_run(session)
     run_id = run.id if run is not None else None
-    referred = _REFERRED
-    said = Mention.__table__
-    # one statement: the referred customers' totals, with the mention counts and own CLV as scalar subqueries
-    mentions = select(func.count()).where(said.c.customer_id == customer.id).scalar_subquery()
-    praise = select(func.count()).where(said.c.customer_id == customer.id, said.c.sentiment == 1).scalar_subquery()
+    # without a run the CLV subqueries match no row (run_id = NULL), so both CLVs come back NULL
     count, cents, clv, mentioned, praised, own = session.execute(
-        select(func.count(), func.coalesce(func.sum(_spend_cents(referred.c.id)), 0),
-               func.sum(_clv_of(referred.c.id, run_id)), mentions, praise, _clv_of(customer.id, run_id))
-        .where(referred.c.referred_by_id == customer.id, referred.c.erased_at.is_(None))).one()
+        _REFERRAL_VALUE, {"customer_id": customer.id, "run_id": run_id}).one()
     return ReferralValue(customer_id=customer.id, referrals=int(count), revenue=from_minor(int(cents)),
                          clv=(float(clv) if clv is not None else 0.0) if run_id is not None else None,
                          own_clv=float(own) if own is not None else None, mentions=int(mentioned),

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from starlette.templating import Jinja2Templates
 
 from ravingfans.db.models import Employee
@@ -298,11 +298,7 @@ def _shown(question: SurveyQuestion | surveys.QuestionView, value: Any) -> str:
 def profile_context(session: Session, customer_id: int, *, outcome: str = "") -> dict[str, Any]:
     """What the profile's Surveys section shows: what they were asked and answered, silences, and the entry forms."""
     asked = surveys.survey_for_customer(session, customer_id)
-    # one statement: the open surveys with their questions joined in (a second, selectin, query otherwise)
-    open_surveys = session.scalars(select(Survey).where(Survey.status == "open")
-                                   .options(joinedload(Survey.questions))
-                                   .order_by(Survey.created_at.desc(), Survey.id.desc())
-                                   .limit(MAX_OPEN_FORMS)).unique().all()
+    open_surveys = surveys.newest_open_surveys(session, MAX_OPEN_FORMS)
     wanted = {row.survey_id for row in asked if row.answers} - {s.id for s in open_surveys}
     questions = {q.id: q for s in open_surveys for q in s.questions}
     if wanted:
