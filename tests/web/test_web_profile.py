@@ -200,8 +200,7 @@ def test_profile_queries_do_not_grow_with_the_data(db: Database, web_settings: S
 # The lists that still build their statement per call (optional filters); every other read of the profile is built
 # once at import, because building a statement and its cache key costs about as much as running it.
 BUILT_PER_PAGE = {"services/customers.py list_employees", "services/relationship.py referrals",
-                  "services/word_of_mouth.py list_mentions", "services/restock.py list_waits",
-                  "services/restock_holds.py list_holds", "services/tasks.py _select"}
+                  "services/word_of_mouth.py list_mentions", "services/tasks.py _select"}
 
 
 def test_profile_reads_run_statements_built_once(db: Database, web_settings: Settings, shop: Any) -> None:

@@ -15,11 +15,13 @@ wait is marketing, so it needs e-mail consent (:func:`ravingfans.mail.outbox.enq
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, column, exists, func, insert, literal, or_, select, table
+from sqlalchemy import (Connection, Integer, Select, and_, bindparam, column, exists, func, insert, literal, or_, select,
+                        table)
 from sqlalchemy.orm import Session, aliased
 
 from ravingfans.clock import Clock, utcnow
@@ -182,22 +184,28 @@ class WaitRow:
 def list_waits(session: Session, *, customer_id: int | None = None, variant_id: int | None = None,
                source: str | None = None, limit: int = MAX_LIST) -> list[WaitRow]:
     """Open waits, oldest first (first come, first served), of one customer or one variant if given."""
+    filters = {"customer_id": customer_id, "variant_id": variant_id, "source": source}
+    given = {name: value for name, value in filters.items() if value is not None}
+    stmt = _waits_statement(frozenset(given))
+    return [WaitRow(id=w.id, customer_id=c.id, customer_name=c.display_name, variant_id=v.id, sku=v.sku,
+                    product_name=name, variant=describe_variant(v.size, v.colour), stock=v.stock, source=w.source,
+                    want_hold=w.want_hold, created_at=w.created_at)
+            for w, c, v, name in session.execute(stmt, {**given, "limit": limit})]
+
+
+@functools.cache
+def _waits_statement(filters: frozenset[str]) -> Select[Any]:
+    """list_waits' statement for these filters, built once per combination (the profile asks for one customer's on
+    every page, and building the four-table join cost more than running it); filters and limit are parameters."""
     stmt = (select(StockWait, Customer, ProductVariant, Product.name)
             .join(Customer, Customer.id == StockWait.customer_id)
             .join(ProductVariant, ProductVariant.id == StockWait.variant_id)
             .join(Product, Product.id == ProductVariant.product_id)
             .where(StockWait.closed_at.is_(None), Customer.erased_at.is_(None))
-            .order_by(StockWait.created_at, StockWait.id).limit(limit))
-    if customer_id is not None:
-        stmt = stmt.where(StockWait.customer_id == customer_id)
-    if variant_id is not None:
-        stmt = stmt.where(StockWait.variant_id == variant_id)
-    if source is not None:
-        stmt = stmt.where(StockWait.source == source)
-    return [WaitRow(id=w.id, customer_id=c.id, customer_name=c.display_name, variant_id=v.id, sku=v.sku,
-                    product_name=name, variant=describe_variant(v.size, v.colour), stock=v.stock, source=w.source,
-                    want_hold=w.want_hold, created_at=w.created_at)
-            for w, c, v, name in session.execute(stmt)]
+            .order_by(StockWait.created_at, StockWait.id).limit(bindparam("limit", type_=Integer)))
+    for name in sorted(filters):
+        stmt = stmt.where(getattr(StockWait, name) == bindparam(name))
+    return stmt
 
 
 @dataclass(frozen=True, slots=True)

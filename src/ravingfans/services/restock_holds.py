@@ -8,11 +8,13 @@ promise staff keep at the till, shown on the /holds page and the customer's prof
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, exists, func, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
@@ -57,26 +59,32 @@ class HoldRow:
 def list_holds(session: Session, *, customer_id: int | None = None, variant_id: int | None = None,
                hold_id: int | None = None, open_only: bool = True, limit: int = MAX_LIST) -> list[HoldRow]:
     """Holds by variant (SKU), soonest to expire first; only the open ones unless ``open_only`` is False."""
-    stmt = (select(Hold, Customer, ProductVariant, Product.name)
-            .join(Customer, Customer.id == Hold.customer_id)
-            .join(ProductVariant, ProductVariant.id == Hold.variant_id)
-            .join(Product, Product.id == ProductVariant.product_id)
-            .order_by(ProductVariant.sku, Hold.expires_at, Hold.id).limit(limit))
-    if open_only:
-        stmt = stmt.where(Hold.released_at.is_(None))
-    else:
-        stmt = stmt.order_by(None).order_by(Hold.created_at.desc(), Hold.id.desc())
-    if customer_id is not None:
-        stmt = stmt.where(Hold.customer_id == customer_id)
-    if variant_id is not None:
-        stmt = stmt.where(Hold.variant_id == variant_id)
-    if hold_id is not None:
-        stmt = stmt.where(Hold.id == hold_id)
+    filters = {"customer_id": customer_id, "variant_id": variant_id, "id": hold_id}
+    given = {name: value for name, value in filters.items() if value is not None}
+    stmt = _holds_statement(frozenset(given), open_only)
     return [HoldRow(id=h.id, customer_id=c.id, customer_name=c.display_name, customer_phone=c.phone, variant_id=v.id,
                     sku=v.sku, product_name=name, variant=describe_variant(v.size, v.colour), quantity=h.quantity,
                     created_at=h.created_at, expires_at=h.expires_at, released_at=h.released_at,
                     release_reason=h.release_reason)
-            for h, c, v, name in session.execute(stmt)]
+            for h, c, v, name in session.execute(stmt, {**given, "limit": limit})]
+
+
+@functools.cache
+def _holds_statement(filters: frozenset[str], open_only: bool) -> Select[Any]:
+    """list_holds' statement for these filters, built once per combination (the profile asks for one customer's on
+    every page, and building the four-table join cost more than running it); filters and limit are parameters."""
+    stmt = (select(Hold, Customer, ProductVariant, Product.name)
+            .join(Customer, Customer.id == Hold.customer_id)
+            .join(ProductVariant, ProductVariant.id == Hold.variant_id)
+            .join(Product, Product.id == ProductVariant.product_id)
+            .limit(bindparam("limit", type_=Integer)))
+    if open_only:
+        stmt = stmt.where(Hold.released_at.is_(None)).order_by(ProductVariant.sku, Hold.expires_at, Hold.id)
+    else:
+        stmt = stmt.order_by(Hold.created_at.desc(), Hold.id.desc())
+    for name in sorted(filters):
+        stmt = stmt.where(getattr(Hold, name) == bindparam(name))
+    return stmt
 
 
 def release_hold(session: Session, hold_id: int, *, reason: str = "staff", clock: Clock = utcnow) -> bool:
