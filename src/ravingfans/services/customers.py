@@ -677,8 +677,10 @@ def _order_lines(session: Session, order_ids: Sequence[int]) -> dict[int, list[O
 
 def list_employees(session: Session, *, active_only: bool = True) -> list[EmployeeChoice]:
     """Staff a moment of truth can name, by name (with those who left too, unless ``active_only``)."""
-    stmt = select(Employee.id, Employee.name, Employee.active).order_by(func.lower(Employee.name), Employee.id)
-    if active_only:
-        stmt = stmt.where(Employee.active.is_(True))
     return [EmployeeChoice(id=employee_id, name=name, active=bool(active))
-            for employee_id, name, active in session.execute(stmt)]
+            for employee_id, name, active in session.execute(_ACTIVE_STAFF if active_only else _ALL_STAFF)]
+
+
+# Built once: the profile's forms read the staff on every page.
+_ALL_STAFF = select(Employee.id, Employee.name, Employee.active).order_by(func.lower(Employee.name), Employee.id)
+_ACTIVE_STAFF = _ALL_STAFF.where(Employee.active.is_(True))

@@ -18,6 +18,7 @@ Erased customers are never ranked, and their mentions are never shown.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -279,12 +280,20 @@ def list_mentions(session: Session, *, customer_id: int | None = None,
     """The newest mentions (of one customer, or of everyone not erased), newest first."""
     if limit < 1:
         raise ValidationFailed("limit must be 1 or more", field="limit")
+    params: dict[str, int] = {"limit": limit}
+    if customer_id is not None:
+        params["customer_id"] = get_customer(session, customer_id).id
+    return [_entry(row, customer.display_name, name)
+            for row, customer, name in session.execute(_mentions_statement(customer_id is not None), params)]
+
+
+@functools.cache
+def _mentions_statement(of_one_customer: bool) -> Select[Any]:
+    """list_mentions' statement, built once for everyone's and once for one customer's (the profile's, every page)."""
     stmt = (select(Mention, Customer, Employee.name).join(Customer, Customer.id == Mention.customer_id)
             .outerjoin(Employee, Employee.id == Mention.employee_id).where(Customer.erased_at.is_(None))
-            .order_by(Mention.occurred_at.desc(), Mention.id.desc()).limit(limit))
-    if customer_id is not None:
-        stmt = stmt.where(Mention.customer_id == get_customer(session, customer_id).id)
-    return [_entry(row, customer.display_name, name) for row, customer, name in session.execute(stmt)]
+            .order_by(Mention.occurred_at.desc(), Mention.id.desc()).limit(bindparam("limit", type_=Integer)))
+    return stmt.where(Mention.customer_id == bindparam("customer_id")) if of_one_customer else stmt
 
 
 # ----------------------------------------------------------------------------------------------
