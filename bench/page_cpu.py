@@ -1,0 +1,107 @@
+"""Server CPU per page under uvicorn, one request at a time (issue #4): what each page costs the server itself.
+
+Starts the app as ``bench/web_app.py`` does (one uvicorn process) on a database built by ``web_build.py``,
+signs in like a browser, then asks for each page ``--requests`` times over one keep-alive connection from
+this process, and reads the server's CPU seconds from /proc before and after. No load generator shares the
+cores, so two commits can be compared on one machine: run the old one with its source on ``PYTHONPATH``
+(a ``git worktree``), alternating, a few times each.
+
+    .venv/bin/python bench/page_cpu.py --backend sqlite --customers 100000 --orders 1000000
+    PYTHONPATH=/tmp/old/src .venv/bin/python bench/page_cpu.py ...   (the server runs the older code)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import web_build  # noqa: E402
+
+PAGES = {"search": "/search?q=anna", "fans": "/fans", "profile": "/customers/{id}"}
+
+
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sign_in(conn: http.client.HTTPConnection) -> str:
+    """The cookies of a signed-in browser (the benchmark's owner)."""
+    conn.request("GET", "/login")
+    form = conn.getresponse()
+    body = form.read().decode()
+    nonce = (form.getheader("set-cookie") or "").split(";")[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', body)
+    conn.request("POST", "/login", body=urlencode({"email": web_build.USER_EMAIL, "password": web_build.USER_PASSWORD,
+                                                   "csrf_token": token.group(1) if token else "", "next": "/"}),
+                 headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": nonce})
+    done = conn.getresponse()
+    done.read()
+    if done.status != 303:
+        raise SystemExit(f"could not sign in ({done.status}): build the database with bench/web_build.py")
+    return "; ".join(v.split(";")[0] for k, v in done.getheaders() if k.lower() == "set-cookie")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure the pages and print server CPU and wall milliseconds per request."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--requests", type=int, default=1000, help="per page, after 50 to warm up")
+    ap.add_argument("--pages", default=",".join(PAGES), help=f"some of {', '.join(PAGES)}")
+    ap.add_argument("--port", type=int, default=8799)
+    args = ap.parse_args(argv)
+    env = {**web_build.app_env(web_build.db_url(args.backend, args.customers, args.orders)),
+           "RAVINGFANS_SECRET_KEY": "bench-" * 8}
+    uvicorn = str(Path(web_build.RAVINGFANS).with_name("uvicorn"))
+    server = subprocess.Popen([uvicorn, "web_app:app", "--app-dir", str(Path(__file__).parent), "--port",
+                               str(args.port), "--log-level", "warning", "--no-access-log"], env=env)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
+        for _ in range(300):
+            try:
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                break
+            except OSError:
+                conn.close()
+                time.sleep(0.2)
+        headers = {"Cookie": sign_in(conn), "HX-Request": "true"}  # the search box asks for a fragment
+        rnd = random.Random(1)
+        for page in args.pages.split(","):
+            def address(template: str = PAGES[page]) -> str:
+                return template.replace("{id}", str(rnd.randint(1, args.customers)))
+
+            for _ in range(50):
+                conn.request("GET", address(), headers=headers)
+                conn.getresponse().read()
+            cpu, wall = server_cpu(server.pid), time.perf_counter()
+            for _ in range(args.requests):
+                conn.request("GET", address(), headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise SystemExit(f"{page} answered {answer.status}")
+            cpu, wall = server_cpu(server.pid) - cpu, time.perf_counter() - wall
+            print(f"{args.backend} {page:8s} server CPU {cpu / args.requests * 1000:6.2f} ms a request, "
+                  f"wall {wall / args.requests * 1000:6.2f} ms", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
