@@ -242,10 +242,12 @@ def _open_text(answers: Mapping[str, Any], text_ids: set[int]) -> str | None:
     return "\n\n".join(texts) if texts else None
 
 
+_TEXT_QUESTIONS = select(SurveyQuestion.id, SurveyQuestion.survey_id).where(SurveyQuestion.kind == "text")  # built once
+
+
 def _text_questions(session: Session) -> tuple[set[int], set[int]]:
     """Ids of the open-text questions, and of the surveys that have one."""
-    rows = session.execute(select(SurveyQuestion.id, SurveyQuestion.survey_id)
-                           .where(SurveyQuestion.kind == "text")).all()
+    rows = session.execute(_TEXT_QUESTIONS).all()
     return {q for q, _s in rows}, {s for _q, s in rows}
 
 

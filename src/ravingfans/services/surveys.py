@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -702,8 +702,15 @@ class CustomerSurvey:
 
 
 # The profile's reads, built once (building a statement costs about as much as running it).
+_SURVEY_NAMES = select(Survey.id, Survey.name).where(Survey.id.in_(bindparam("ids", expanding=True)))
+_QUESTIONS_OF = select(SurveyQuestion).where(SurveyQuestion.survey_id.in_(bindparam("ids", expanding=True)))
 _INVITATIONS_OF = select(SurveyInvitation).where(SurveyInvitation.customer_id == bindparam("customer_id"))
 _RESPONSES_OF = select(SurveyResponse).where(SurveyResponse.customer_id == bindparam("customer_id"))
+
+
+def questions_of(session: Session, survey_ids: Iterable[int]) -> list[SurveyQuestion]:
+    """The questions of these surveys (the profile shows answers to surveys no longer open with their prompts)."""
+    return list(session.scalars(_QUESTIONS_OF, {"ids": list(survey_ids)}))
 
 
 def newest_open_surveys(session: Session, limit: int) -> list[Survey]:
@@ -722,8 +729,7 @@ def survey_for_customer(session: Session, customer_id: int) -> list[CustomerSurv
     invitations = {i.survey_id: i for i in session.scalars(_INVITATIONS_OF, {"customer_id": customer.id})}
     responses = {r.survey_id: r for r in session.scalars(_RESPONSES_OF, {"customer_id": customer.id})}
     asked = set(invitations) | set(responses)
-    names = {row.id: row.name for row in session.execute(
-        select(Survey.id, Survey.name).where(Survey.id.in_(asked)))} if asked else {}
+    names = {row.id: row.name for row in session.execute(_SURVEY_NAMES, {"ids": list(asked)})} if asked else {}
     rows = []
     for survey_id in asked:
         inv, resp = invitations.get(survey_id), responses.get(survey_id)

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.templating import Jinja2Templates
 
@@ -302,8 +301,7 @@ def profile_context(session: Session, customer_id: int, *, outcome: str = "") ->
     wanted = {row.survey_id for row in asked if row.answers} - {s.id for s in open_surveys}
     questions = {q.id: q for s in open_surveys for q in s.questions}
     if wanted:
-        questions.update({q.id: q for q in session.scalars(select(SurveyQuestion)
-                                                           .where(SurveyQuestion.survey_id.in_(wanted)))})
+        questions.update({q.id: q for q in surveys.questions_of(session, wanted)})
     rows = []
     for row in asked:
         answered = [(questions[int(k)].prompt if k.isdigit() and int(k) in questions else f"Question {k}",
