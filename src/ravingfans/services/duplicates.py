@@ -101,11 +101,6 @@ def _counted(count: int, label: str) -> str:
     return f"1 {label[:-1]}" if label.endswith("s") else f"1 {label}"
 
 
-def display_name(first: str | None, last: str | None, email: str | None, phone: str | None, cid: int) -> str:
-    """A customer's name as staff say it, from the raw columns (as Customer.display_name)."""
-    return name_as_said(first, last, email, phone, cid)
-
-
 def find_duplicates(session: Session) -> list[DuplicatePair]:
     """Candidate pairs sharing a normalised e-mail or phone; the older record (lower id) is kept."""
     reasons: dict[tuple[int, int], list[str]] = {}
@@ -155,7 +150,7 @@ def _people(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str | 
             .where(Customer.id.in_(chunk))
         )
         for cid, first, last, email, phone in rows:
-            found[cid] = (display_name(first, last, email, phone, cid), email, phone)
+            found[cid] = (name_as_said(first, last, email, phone, cid), email, phone)
     return found
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (Connection, Integer, Select, and_, bindparam, column, exists, func, insert, literal, or_, select,
-                        table)
+from sqlalchemy import (Connection, Integer, Select, and_, bindparam, column, exists, func, insert, literal, or_,
+                        select, table)
 from sqlalchemy.orm import Session, aliased
 
 from ravingfans.clock import Clock, utcnow
@@ -196,7 +196,7 @@ def list_waits(session: Session, *, customer_id: int | None = None, variant_id: 
 @functools.cache
 def _waits_statement(filters: frozenset[str]) -> Select[Any]:
     """list_waits' statement for these filters, built once per combination (the profile asks for one customer's on
-    every page, and building the four-table join cost more than running it); filters and limit are parameters."""
+    every page, and building a statement costs about as much as running it); filters and limit are parameters."""
     stmt = (select(StockWait, Customer, ProductVariant, Product.name)
             .join(Customer, Customer.id == StockWait.customer_id)
             .join(ProductVariant, ProductVariant.id == StockWait.variant_id)

@@ -72,7 +72,7 @@ def list_holds(session: Session, *, customer_id: int | None = None, variant_id: 
 @functools.cache
 def _holds_statement(filters: frozenset[str], open_only: bool) -> Select[Any]:
     """list_holds' statement for these filters, built once per combination (the profile asks for one customer's on
-    every page, and building the four-table join cost more than running it); filters and limit are parameters."""
+    every page, and building a statement costs about as much as running it); filters and limit are parameters."""
     stmt = (select(Hold, Customer, ProductVariant, Product.name)
             .join(Customer, Customer.id == Hold.customer_id)
             .join(ProductVariant, ProductVariant.id == Hold.variant_id)
