@@ -1,0 +1,67 @@
+"""What one read of a profile-style statement costs in Python: built per call, or built once (issue #4).
+
+Times a customer's newest 100 notes (``select(Note.id, Note.body)`` filtered, ordered and limited, as the
+profile's reads are) three ways, in one session on a database built by ``web_build.py``: the statement
+built on every call, built once with bound parameters and run through the session, and built once and run
+on the session's connection (Core). Process CPU microseconds per call; the customer has no notes, so the
+figures are the Python around the database, not the database's work.
+
+    .venv/bin/python bench/statement_cost.py --backend sqlite --customers 100000 --orders 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import web_build  # noqa: E402
+from sqlalchemy import Integer, bindparam, select  # noqa: E402
+
+from ravingfans.db import open_database  # noqa: E402
+from ravingfans.db.models import Note  # noqa: E402
+
+
+def per_call(run: Callable[[], Any], calls: int) -> float:
+    """Process CPU microseconds per call, after 200 warm-up calls."""
+    for _ in range(200):
+        run()
+    started = time.process_time()
+    for _ in range(calls):
+        run()
+    return (time.process_time() - started) / calls * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the three costs for one backend."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--calls", type=int, default=5000)
+    args = ap.parse_args(argv)
+    db = open_database(web_build.db_url(args.backend, args.customers, args.orders))
+    customer = -1  # nobody: the database answers at once
+    prebuilt = (select(Note.id, Note.body).where(Note.customer_id == bindparam("customer_id"))
+                .order_by(Note.created_at.desc(), Note.id.desc()).limit(bindparam("limit", type_=Integer)))
+    params = {"customer_id": customer, "limit": 100}
+    with db.session() as session:
+        fresh = per_call(lambda: session.execute(
+            select(Note.id, Note.body).where(Note.customer_id == customer)
+            .order_by(Note.created_at.desc(), Note.id.desc()).limit(100)).all(), args.calls)
+        once = per_call(lambda: session.execute(prebuilt, params).all(), args.calls)
+        connection = session.connection()
+        core = per_call(lambda: connection.execute(prebuilt, params).all(), args.calls)
+    db.dispose()
+    print(f"{args.backend}: built per call {fresh:.1f} us, built once (session) {once:.1f} us, "
+          f"built once (Core connection) {core:.1f} us a call")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
