@@ -56,9 +56,7 @@ def sign_in(conn: http.client.HTTPConnection) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Measure the pages and print server CPU and wall milliseconds per request."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--orders", type=int, default=10_000_000)
+    web_build.database_arguments(ap)
     ap.add_argument("--requests", type=int, default=1000, help="per page, after 50 to warm up")
     ap.add_argument("--pages", default=",".join(PAGES), help=f"some of {', '.join(PAGES)}")
     ap.add_argument("--port", type=int, default=8799)

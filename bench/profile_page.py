@@ -33,9 +33,7 @@ from ravingfans.web.app import create_app  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     """Measure ``--pages`` profile pages and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--orders", type=int, default=10_000_000)
+    web_build.database_arguments(ap)
     ap.add_argument("--pages", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--top", type=int, default=10, help="costliest statements to list")

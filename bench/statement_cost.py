@@ -40,9 +40,7 @@ def per_call(run: Callable[[], Any], calls: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Print the three costs for one backend."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--orders", type=int, default=10_000_000)
+    web_build.database_arguments(ap)
     ap.add_argument("--calls", type=int, default=5000)
     args = ap.parse_args(argv)
     db = open_database(web_build.db_url(args.backend, args.customers, args.orders))

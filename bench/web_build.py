@@ -87,6 +87,13 @@ def pg_url(db: str = PG_DB) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 
 
+def database_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options that name one built database (--backend, --customers, --orders), for the scripts that read one."""
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--orders", type=int, default=10_000_000)
+
+
 def db_url(backend: str, customers: int, orders: int) -> str:
     """The app's URL of the benchmark database of this backend and size."""
     if backend == "sqlite":

@@ -31,9 +31,7 @@ import web_build as wb  # noqa: E402
 def main() -> None:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    ap.add_argument("--customers", type=int, default=1_000_000)
-    ap.add_argument("--orders", type=int, default=10_000_000)
+    wb.database_arguments(ap)
     ap.add_argument("--n", type=int, default=30, help="requests per page")
     ap.add_argument("--search-path", default="auto")
     ap.add_argument("--pages", default="profile,search,fans")
