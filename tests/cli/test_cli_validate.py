@@ -10,11 +10,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import typer
 
-import ravingfans.cli as cli
 from ravingfans.analytics.holdout import holdout_check
-from ravingfans.cli import validate as validate_module
 from ravingfans.db import Database
 from ravingfans.demo.generator import generate
 from ravingfans.demo.load import load
@@ -25,15 +22,8 @@ START = datetime(2023, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def cli_run(run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    """The real `ravingfans` through cli.main; until the lead registers `validate`, an app with only it."""
-    registered = any(c.name == "validate" or (c.name is None and c.callback is validate_module.validate)
-                     for c in cli.app.registered_commands)
-    if not registered:
-        app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-        validate_module.register(app)
-        app.command("noop", hidden=True)(lambda: None)  # two commands, so `validate` stays a named subcommand
-        monkeypatch.setattr(cli, "app", app)
+def cli_run(run_cli: Run) -> Iterator[Run]:
+    """The real `ravingfans` through cli.main."""
     yield run_cli
 
 

@@ -1,7 +1,7 @@
 """The `ravingfans` command: a thin wrapper that turns library errors into friendly messages.
 
-Each command group lives in its own module and calls service functions; domain errors become a
-message and an exit code here, in :func:`main`, and nowhere else.
+Each command group lives in its own module, imported only when one of its commands runs, and calls
+service functions; domain errors become a message and an exit code here, in :func:`main`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,40 +14,82 @@ import sys
 # (BG/NBD fits 3x slower on two cores). One BLAS thread, unless the user chose otherwise.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import typer  # noqa: E402
+from collections.abc import Iterator, Mapping  # noqa: E402
+from functools import cache  # noqa: E402
+from importlib import import_module  # noqa: E402
 
-from ravingfans.cli import core, customers, data, demo, export, outbox, scores, serve, users, validate  # noqa: E402
-from ravingfans.cli import feedback  # noqa: E402
-from ravingfans.cli import listening  # noqa: E402
-from ravingfans.cli import surveys  # noqa: E402
-from ravingfans.cli import campaigns, stock, tasks, word_of_mouth, worker  # noqa: E402
+import typer  # noqa: E402
+import typer.main  # noqa: E402
+from typer.core import TyperCommand, TyperGroup  # noqa: E402
+
 from ravingfans.errors import RavingFansError  # noqa: E402
+
+# Every top-level command and the modules of this package whose ``register(app)`` add it, in the order
+# `--help` lists them. `ravingfans X` imports and builds only X's modules (click's lazily loaded
+# subcommands): `analyze`, `customer ID` or `import` start without importing every other command's
+# dependencies and turning some seventy functions into commands (about 0.1 s of each start, see
+# bench/RESULTS.md). A test checks this table against what the modules register.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "config": ("core",), "init": ("core",),
+    "import": ("data",), "export": ("export",), "customers": ("customers",),
+    "score": ("scores",), "fans": ("scores",), "segments": ("scores",), "slipping": ("scores",),
+    "appeal": ("scores",), "customer": ("scores",), "analyze": ("scores",),
+    "validate": ("validate",), "demo": ("demo",), "serve": ("serve",),
+    "user": ("users",), "token": ("users",),
+    "feedback": ("feedback",), "outbox": ("outbox",),
+    "survey": ("surveys", "listening"),  # listening joins the group surveys makes: keep this order
+    "rules": ("tasks",), "tasks": ("tasks",), "gifts": ("campaigns",), "campaign": ("campaigns",),
+    "wait": ("stock",), "holds": ("stock",), "stock": ("stock",), "restock": ("stock",),
+    "advocates": ("word_of_mouth",), "mention": ("word_of_mouth",),
+    "worker": ("worker",), "run-once": ("worker",), "jobs": ("worker",),
+}
+
+
+@cache
+def commands_of(modules: tuple[str, ...]) -> dict[str, TyperCommand | TyperGroup]:
+    """The commands that ``modules`` register, built once per process."""
+    part = typer.Typer()
+    for name in modules:
+        import_module(f"{__name__}.{name}").register(part)
+    return dict(typer.main.get_group(part).commands)  # type: ignore[arg-type]
+
+
+class _LazyCommands(Mapping[str, "TyperCommand | TyperGroup"]):
+    """The root group's commands by name, each built on first use from :data:`COMMAND_MODULES`."""
+
+    def __getitem__(self, name: str) -> TyperCommand | TyperGroup:
+        if name not in COMMAND_MODULES:
+            raise KeyError(name)
+        return commands_of(COMMAND_MODULES[name])[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMAND_MODULES)
+
+    def __len__(self) -> int:
+        return len(COMMAND_MODULES)
+
+
+class _LazyGroup(TyperGroup):
+    """Typer's group, its command table replaced by one that builds a command only when it is asked for."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.commands = _LazyCommands()  # type: ignore[assignment]
+
 
 app = typer.Typer(
     name="ravingfans",
+    cls=_LazyGroup,
     help="Turn customers into raving fans: know them, ask them, listen, and act.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-core.register(app)
-data.register(app)
-export.register(app)
-customers.register(app)
-scores.register(app)
-validate.register(app)
-demo.register(app)
-serve.register(app)
-users.register(app)
-feedback.register(app)
-outbox.register(app)
-surveys.register(app)
-listening.register(app)  # joins the `survey` group: keep it after surveys.register(app)
-tasks.register(app)
-campaigns.register(app)
-stock.register(app)
-word_of_mouth.register(app)
-worker.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Turn customers into raving fans: know them, ask them, listen, and act."""
 
 
 def main(argv: list[str] | None = None) -> None:

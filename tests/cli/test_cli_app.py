@@ -1,0 +1,60 @@
+"""The root command: every command listed, each built from its own module only when it is asked for."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+
+import typer
+import typer.main
+
+import ravingfans.cli as cli
+
+
+def _registering_modules() -> list[str]:
+    """The modules of ravingfans.cli that add commands to the app (those with a ``register``)."""
+    names = [m.name for m in pkgutil.iter_modules(cli.__path__)]
+    return sorted(n for n in names if hasattr(importlib.import_module(f"ravingfans.cli.{n}"), "register"))
+
+
+def test_the_command_table_is_what_the_modules_register() -> None:
+    named = {m for modules in cli.COMMAND_MODULES.values() for m in modules}
+    assert named == set(_registering_modules()), "a module that registers commands is missing from COMMAND_MODULES"
+    for command, modules in cli.COMMAND_MODULES.items():
+        part = typer.Typer()
+        for name in modules:
+            importlib.import_module(f"ravingfans.cli.{name}").register(part)
+        assert command in typer.main.get_group(part).commands, f"{modules} do not register {command!r}"
+    eager = typer.Typer()
+    for name in dict.fromkeys(m for modules in cli.COMMAND_MODULES.values() for m in modules):
+        importlib.import_module(f"ravingfans.cli.{name}").register(eager)
+    assert set(typer.main.get_group(eager).commands) == set(cli.COMMAND_MODULES)
+
+
+def _run(*args: str, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    code = ("import json, sys\nfrom ravingfans.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+            "    pass\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    done = _run("analyze", "--help", code=code)
+    assert "--until" in done.stdout
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    commands = {m for m in loaded if m.startswith("ravingfans.cli.") and m.rsplit(".", 1)[1] in _registering_modules()}
+    assert commands == {"ravingfans.cli.scores"}
+    assert not {"sqlalchemy", "fastapi", "jinja2"} & loaded
+
+
+def test_help_lists_every_command_and_a_typo_gets_a_suggestion() -> None:
+    code = "from ravingfans.cli import main; main()"
+    shown = _run("--help", code=code)
+    assert shown.returncode == 0
+    assert all(f" {name} " in shown.stdout for name in cli.COMMAND_MODULES)
+    typo = _run("anlyze", code=code)
+    assert typo.returncode == 2 and "Did you mean 'analyze'?" in typo.stderr
+    grouped = _run("survey", "--help", code=code)
+    assert grouped.returncode == 0 and " results " in grouped.stdout and " send " in grouped.stdout
