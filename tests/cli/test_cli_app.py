@@ -58,3 +58,17 @@ def test_help_lists_every_command_and_a_typo_gets_a_suggestion() -> None:
     assert typo.returncode == 2 and "Did you mean 'analyze'?" in typo.stderr
     grouped = _run("survey", "--help", code=code)
     assert grouped.returncode == 0 and " results " in grouped.stdout and " send " in grouped.stdout
+
+
+def test_analyze_starts_without_the_database_layer_or_rich(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,timestamp,amount\n1,2024-01-05,20\n1,2024-03-01,35\n2,2024-02-10,12.5\n",
+                      encoding="utf-8")
+    code = ("import json, sys\nfrom ravingfans.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    done = _run("analyze", str(orders), "--out", str(tmp_path / "scores.parquet"), code=code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Scored 2 customers up to 2024-03-01; wrote ")
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert not {"sqlalchemy", "rich", "fastapi"} & loaded
+    assert (tmp_path / "scores.parquet").stat().st_size > 0

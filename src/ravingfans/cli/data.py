@@ -66,7 +66,7 @@ def import_command(
             from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
             with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                          TimeRemainingColumn(), transient=True, console=output.stderr) as bar:
+                          TimeRemainingColumn(), transient=True, console=output.stderr.get()) as bar:
                 task = bar.add_task(f"Reading {file.name}", total=max(file.stat().st_size, 1) if file.exists() else 1)
                 report = import_file(db.engine, settings, file, options,
                                      progress=lambda done, total: bar.update(task, completed=done, total=total))

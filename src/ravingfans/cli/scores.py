@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from ravingfans.cli import context
-from ravingfans.cli.output import info, stdout
+from ravingfans.cli.output import info, say, stdout
 from ravingfans.cli.values import parse_day
 from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.errors import ValidationFailed
@@ -276,9 +276,8 @@ def analyze(
         info(s.fallback_reason)
     for note in s.notes:
         info(f"Note: {note}")
-    stdout.print(f"Scored {counted(report.customers, 'customer')} up to {report.until.isoformat()}; "
-                 f"wrote {report.out}" + (f" and {report.params_path}" if report.params_path else "") + ".",
-                 markup=False, highlight=False)
+    say(f"Scored {counted(report.customers, 'customer')} up to {report.until.isoformat()}; "
+        f"wrote {report.out}" + (f" and {report.params_path}" if report.params_path else "") + ".")
 
 
 def slipping(
