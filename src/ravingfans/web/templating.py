@@ -59,6 +59,9 @@ def build_templates(settings: Settings) -> Jinja2Templates:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship inside the package and change only with an upgrade, which restarts the server:
+        # no stat() of every template file on every render to see whether it changed on disk.
+        auto_reload=False,
     )
 
     def current(context: Context) -> Settings:
