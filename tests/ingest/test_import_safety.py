@@ -82,3 +82,30 @@ def test_two_imports_of_one_file_at_once(database_url: str, tmp_path: Path) -> N
     summaries = sorted(out for out, _ in outputs)
     assert "20000 created" in summaries[0] or "20000 created" in summaries[1]
     assert any("20000 unchanged" in s for s in summaries)
+
+
+@pytest.mark.parametrize("pooling", ["default", "static"])
+def test_an_in_memory_sqlite_database_keeps_what_was_imported(settings, tmp_path: Path, pooling: str) -> None:
+    """The library on `sqlite://`: staged from the calling thread where the pool binds connections to threads,
+    and the connection (which is the whole database) is kept, not closed, when the staging goes."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    from ravingfans.db.migrate import upgrade
+    from ravingfans.ingest.importer import ImportOptions, import_file
+
+    extra = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}} if pooling == "static" else {}
+    engine = create_engine("sqlite://", **extra)
+    upgrade(engine)
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id,email,ordered_at,sku,quantity,unit_price\n"
+                    "A1,C1,a@example.com,2024-01-05,S1,1,20\nA1,C1,a@example.com,2024-01-05,S2,2,5\n"
+                    "A2,C2,b@example.com,2024-02-05,S1,2,20\n", encoding="utf-8")
+    first = import_file(engine, settings, path, ImportOptions(kind="orders"))
+    again = import_file(engine, settings, path, ImportOptions(kind="orders"))
+    assert (first.created, again.unchanged) == (2, 2)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM order_lines")).scalar() == 3
+        assert conn.execute(text("SELECT count(*) FROM customers")).scalar() == 2
+        assert conn.execute(text("SELECT count(*) FROM sqlite_temp_master WHERE name LIKE 'stg_%'")).scalar() == 0
+    engine.dispose()

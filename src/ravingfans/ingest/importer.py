@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.pool import SingletonThreadPool
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
@@ -155,12 +156,17 @@ def _stage(conn: Connection, src: Source, plan: Plan, ctx: Context, options: Imp
     # One batch is written while the next is read and checked: the database driver and Polars release the
     # GIL for most of their work, so on two cores the two halves overlap (a million-line file stages in ~2/3
     # of the time). One batch in flight at a time keeps memory bounded and the rows in file order; the
-    # connection is only ever used by one thread at a time.
+    # connection is only ever used by one thread at a time. A pool that ties each connection to its thread
+    # (SQLAlchemy's default for an in-memory SQLite database) gets every batch written by the calling thread.
+    thread_bound = isinstance(conn.engine.pool, SingletonThreadPool)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rf-stage") as writer:
         pending: Future[None] | None = None
         for frame in _checked_frames(src, plan, ctx, options, problems, report, on_bytes):
             if skus is not None:
                 skus.add(frame)
+            if thread_bound:
+                staging.load(conn, table, frame.rename({ROW: "src_row"}))
+                continue
             if pending is not None:
                 pending.result()
             pending = writer.submit(staging.load, conn, table, frame.rename({ROW: "src_row"}))
@@ -380,19 +386,28 @@ def _drop_staging(conn: Connection, name: str) -> None:
 
     On SQLite the connection is closed instead, which discards its temporary database whole: dropping a staged
     million lines walked and freed every page of it (0.4-0.9 s, bench/RESULTS.md); a new connection costs
-    milliseconds.
+    milliseconds. Not when the database itself lives in memory: closing its connection would lose every table.
     """
-    if conn.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite" and not _in_memory(conn):
         conn.invalidate()
         return
     try:
         if conn.in_transaction():
             conn.rollback()
         with conn.begin():
-            conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-            conn.execute(text("DROP TABLE IF EXISTS stg_heads"))
+            for staged in (name, "stg_heads", "stg_skus"):
+                conn.execute(text(f"DROP TABLE IF EXISTS {staged}"))
     except Exception:  # noqa: BLE001 - best effort; the connection is discarded below if broken
         conn.invalidate()
+
+
+def _in_memory(conn: Connection) -> bool:
+    """Whether this SQLite connection's main database lives in memory: closing the connection would lose it."""
+    try:
+        files = {name: file for _seq, name, file in conn.exec_driver_sql("PRAGMA database_list")}
+    except Exception:  # noqa: BLE001 - a broken connection: treat it as precious, the caller then drops tables
+        return True
+    return not files.get("main")
 
 
 def _write_rejects(src: Source, rows: dict[int, str]) -> Path:
