@@ -27,7 +27,7 @@ from ravingfans.errors import RavingFansError  # noqa: E402
 # Every top-level command and the modules of this package whose ``register(app)`` add it, in the order
 # `--help` lists them. `ravingfans X` imports and builds only X's modules (click's lazily loaded
 # subcommands): `analyze`, `customer ID` or `import` start without importing every other command's
-# dependencies and turning some seventy functions into commands (about 0.1 s of each start, see
+# dependencies and turning some seventy functions into commands (about 0.04 s of each start, see
 # bench/RESULTS.md). A test checks this table against what the modules register.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "config": ("core",), "init": ("core",),

@@ -388,7 +388,8 @@ def _drop_staging(conn: Connection, name: str) -> None:
     million lines walked and freed every page of it (0.4-0.9 s, bench/RESULTS.md); a new connection costs
     milliseconds. Not when the database itself lives in memory: closing its connection would lose every table.
     """
-    if conn.dialect.name == "sqlite" and not _in_memory(conn):
+    in_memory = conn.dialect.name == "sqlite" and _in_memory(conn)
+    if conn.dialect.name == "sqlite" and not in_memory:
         conn.invalidate()
         return
     try:
@@ -397,16 +398,17 @@ def _drop_staging(conn: Connection, name: str) -> None:
         with conn.begin():
             for staged in (name, "stg_heads", "stg_skus"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {staged}"))
-    except Exception:  # noqa: BLE001 - best effort; the connection is discarded below if broken
-        conn.invalidate()
+    except Exception:  # noqa: BLE001 - best effort; a broken connection is discarded, unless it holds the data
+        if not in_memory:
+            conn.invalidate()
 
 
 def _in_memory(conn: Connection) -> bool:
     """Whether this SQLite connection's main database lives in memory: closing the connection would lose it."""
     try:
         files = {name: file for _seq, name, file in conn.exec_driver_sql("PRAGMA database_list")}
-    except Exception:  # noqa: BLE001 - a broken connection: treat it as precious, the caller then drops tables
-        return True
+    except Exception:  # noqa: BLE001 - a broken connection holds nothing more to lose: it is discarded
+        return False
     return not files.get("main")
 
 
