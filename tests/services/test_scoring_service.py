@@ -137,6 +137,24 @@ def test_customer_value_explains_and_keeps_history(db: Database, shop: Settings)
         svc.customer_value(s, 10**9, shop)
 
 
+def test_customer_value_reads_its_history_as_columns_not_objects(db: Database, shop: Settings) -> None:
+    """A customer scored night after night: the profile's value costs no score or run objects per past run."""
+    days = [date(2026, 8, 31), MID, END]
+    runs = [svc.score_database(db.engine, shop, until=day, clock=NOW).run_id for day in days]
+    loaded: list[object] = []
+    with db.session() as s:
+        top = svc.fans(s, limit=1)[0]
+        with objects_loaded(loaded, CustomerScore, ScoreRun):
+            value = svc.customer_value(s, top.customer_id, shop)
+    assert loaded == []
+    assert value is not None and (value.run_id, value.observation_end) == (runs[2], END)
+    # oldest day first, whatever order the runs were made in
+    assert [(h.run_id, h.observation_end) for h in value.history] == [(runs[1], MID), (runs[0], days[0]),
+                                                                      (runs[2], END)]
+    assert value.history[-1].segment == top.segment and value.scores["segment"] == top.segment
+    assert any("P(alive)" in line for line in value.explanation)
+
+
 def test_segment_moves_between_runs(db: Database, shop: Settings) -> None:
     first = svc.score_database(db.engine, shop, until=MID, clock=NOW)
     second = svc.score_database(db.engine, shop, until=END, clock=NOW)

@@ -6,13 +6,14 @@ The edges (CLI, pages, API) call these functions; the numbers come from the pure
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Row, bindparam, func, insert, select
+from sqlalchemy import Engine, Row, Text, bindparam, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from ravingfans.analytics.scoring import FAN_SEGMENTS, Scoring, ScoringOptions, score_customers
@@ -232,9 +233,17 @@ class CustomerValue:
 
 
 # A customer's scores in their 60 latest runs, newest first; built once (the profile reads it for each customer).
-_SCORES_OF = (select(CustomerScore, ScoreRun).join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
+HISTORY_RUNS = 60  # past runs a profile's value history shows
+
+# The customer's newest-dated runs first, as plain columns, and each run's parameters as their JSON text, decoded
+# for the latest run only: a customer scored every night for two months cost sixty score objects and sixty
+# runs' decoded parameters on every view of the profile (5.8 ms against 0.3 ms with one run, at 400 customers).
+_SCORES_OF = (select(ScoreRun.id.label("run_id"), ScoreRun.observation_end, ScoreRun.fallback_reason,
+                     cast(ScoreRun.params, Text).label("params_json"),
+                     *(CustomerScore.__table__.c[name] for name in STORED_COLUMNS))
+              .join(ScoreRun, ScoreRun.id == CustomerScore.run_id)
               .where(CustomerScore.customer_id == bindparam("customer_id"))
-              .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(60))
+              .order_by(ScoreRun.observation_end.desc(), ScoreRun.id.desc()).limit(HISTORY_RUNS))
 
 
 def customer_value(session: Session, customer_id: int, settings: Settings) -> CustomerValue | None:
@@ -245,16 +254,17 @@ def customer_value(session: Session, customer_id: int, settings: Settings) -> Cu
     rows = session.execute(_SCORES_OF, {"customer_id": customer.id}).all()
     if not rows:
         return None
-    score, run = rows[0]
-    values = {c: getattr(score, c) for c in STORED_COLUMNS}
-    params = run.params or {}
+    latest = rows[0]._mapping
+    values = {c: latest[c] for c in STORED_COLUMNS}
+    params = json.loads(latest["params_json"]) if latest["params_json"] else {}
     explanation = explain_scores(
         values, horizon_days=params.get("horizon_days", 365.0), margin=params.get("margin", 1.0),
         monthly_discount_rate=params.get("monthly_discount_rate", 0.01), currency=settings.currency,
-        fallback_reason=run.fallback_reason)
-    history = [HistoryPoint(r.id, r.observation_end, s.segment, s.clv, s.p_alive) for s, r in reversed(rows)]
-    return CustomerValue(customer_id=customer.id, name=customer.display_name, run_id=run.id,
-                         observation_end=run.observation_end, scores=values, explanation=explanation, history=history)
+        fallback_reason=latest["fallback_reason"])
+    history = [HistoryPoint(r.run_id, r.observation_end, r.segment, r.clv, r.p_alive) for r in reversed(rows)]
+    return CustomerValue(customer_id=customer.id, name=customer.display_name, run_id=latest["run_id"],
+                         observation_end=latest["observation_end"], scores=values, explanation=explanation,
+                         history=history)
 
 
 @dataclass(frozen=True)
