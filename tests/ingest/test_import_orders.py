@@ -311,7 +311,7 @@ def test_a_failed_import_reports_its_own_error_when_its_connection_was_discarded
                                                                                   monkeypatch) -> None:
     from ravingfans.ingest import importer
 
-    monkeypatch.setattr(importer, "_drop_staging", lambda conn, _name: conn.invalidate())  # as after a broken DROP
+    monkeypatch.setattr(importer, "_drop_staging", lambda conn, _name, **_: conn.invalidate())  # as after a broken DROP
     with pytest.raises(ImportFailed, match="no data rows"):
         run_import(db, settings, write(tmp_path / "o.csv", ORDERS.splitlines()[0] + "\n"), "orders")
 

@@ -109,3 +109,29 @@ def test_an_in_memory_sqlite_database_keeps_what_was_imported(settings, tmp_path
         assert conn.execute(text("SELECT count(*) FROM customers")).scalar() == 2
         assert conn.execute(text("SELECT count(*) FROM sqlite_temp_master WHERE name LIKE 'stg_%'")).scalar() == 0
     engine.dispose()
+
+
+def test_after_the_merge_commits_the_import_opens_no_transaction(settings, tmp_path: Path) -> None:
+    """Closing up must not take SQLite's write lock again: it would wait out another writer's busy timeout."""
+    from sqlalchemy import event
+
+    from ravingfans.db.migrate import upgrade
+    from ravingfans.ingest.importer import ImportOptions, import_file
+
+    db = open_database(f"sqlite:///{tmp_path / 'shop.db'}", check_schema=False)
+    upgrade(db.engine)
+    log: list[str] = []
+    event.listen(db.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: log.append(statement.strip().split()[0].upper()))
+    event.listen(db.engine, "commit", lambda conn: log.append("COMMIT"))
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,customer_id,email,ordered_at,sku,quantity,unit_price\n"
+                    "A1,C1,a@example.com,2024-01-05,S1,1,20\n", encoding="utf-8")
+    try:
+        report = import_file(db.engine, settings, path, ImportOptions(kind="orders"))
+    finally:
+        db.dispose()
+    assert report.created == 1
+    last_commit = len(log) - 1 - log[::-1].index("COMMIT")
+    assert log.count("COMMIT") >= 2  # the staging and the merge each committed
+    assert "BEGIN" not in log[last_commit:], log[last_commit:]

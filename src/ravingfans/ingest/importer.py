@@ -94,6 +94,7 @@ def import_file(engine: Engine, settings: Settings, path: Path | str, options: I
     now = clock()
     table = stage_table(options.kind)
     with engine.connect() as conn, _sqlite_cache(conn):
+        in_memory = _in_memory(conn)  # asked before any write: later, asking would open a transaction
         try:
             with conn.begin():
                 table.create(conn)
@@ -107,7 +108,7 @@ def import_file(engine: Engine, settings: Settings, path: Path | str, options: I
             _merge(conn, engine, options, plan, source_name, src, now, problems, report,
                    settings.secret_key.get_secret_value(), skus_staged=skus_staged)
         finally:
-            _drop_staging(conn, table.name)
+            _drop_staging(conn, table.name, in_memory=in_memory)
     if options.skip_invalid and problems.rows:
         report.rejects_path = str(_write_rejects(src, problems.rows))
     return report
@@ -381,14 +382,14 @@ def _order_ids_of(conn: Connection, rows: set[int]) -> set[str]:
     return {r[0] for r in conn.execute(text(f"SELECT order_id FROM stg_orders WHERE src_row IN ({listed})"))}
 
 
-def _drop_staging(conn: Connection, name: str) -> None:
+def _drop_staging(conn: Connection, name: str, *, in_memory: bool) -> None:
     """Temporary tables outlive a transaction on a pooled connection: drop them explicitly.
 
     On SQLite the connection is closed instead, which discards its temporary database whole: dropping a staged
     million lines walked and freed every page of it (0.4-0.9 s, bench/RESULTS.md); a new connection costs
     milliseconds. Not when the database itself lives in memory: closing its connection would lose every table.
+    Closing issues no statement, so it never waits for another writer's lock.
     """
-    in_memory = conn.dialect.name == "sqlite" and _in_memory(conn)
     if conn.dialect.name == "sqlite" and not in_memory:
         conn.invalidate()
         return
@@ -404,12 +405,18 @@ def _drop_staging(conn: Connection, name: str) -> None:
 
 
 def _in_memory(conn: Connection) -> bool:
-    """Whether this SQLite connection's main database lives in memory: closing the connection would lose it."""
-    try:
-        files = {name: file for _seq, name, file in conn.exec_driver_sql("PRAGMA database_list")}
-    except Exception:  # noqa: BLE001 - a broken connection holds nothing more to lose: it is discarded
+    """Whether this SQLite connection's main database lives in memory: closing the connection would lose it.
+
+    Asked of the driver's connection, outside SQLAlchemy's transactions: a PRAGMA through the Connection would
+    begin one, and after the merge that begin takes the write lock (BEGIN IMMEDIATE).
+    """
+    if conn.dialect.name != "sqlite":
         return False
-    return not files.get("main")
+    try:
+        rows = conn.connection.driver_connection.execute("PRAGMA database_list").fetchall()  # type: ignore[union-attr]
+    except sqlite3.Error:  # unreadable: judge by the URL, erring towards keeping the connection
+        return conn.engine.url.database in (None, "", ":memory:") or "mode=memory" in str(conn.engine.url)
+    return not {name: file for _seq, name, file in rows}.get("main")
 
 
 def _write_rejects(src: Source, rows: dict[int, str]) -> Path:
