@@ -155,6 +155,18 @@ def test_customer_value_reads_its_history_as_columns_not_objects(db: Database, s
     assert any("P(alive)" in line for line in value.explanation)
 
 
+def test_customer_value_explains_with_its_own_runs_margin(db: Database, shop: Settings) -> None:
+    """Runs made with different margins: the profile explains the latest-dated run with that run's margin."""
+    svc.score_database(db.engine, shop.model_copy(update={"gross_margin": 0.3}), until=END, clock=NOW)
+    svc.score_database(db.engine, shop.model_copy(update={"gross_margin": 0.6}), until=MID, clock=NOW)  # backfill
+    with db.session() as s:
+        top = svc.fans(s, limit=1)[0]
+        value = svc.customer_value(s, top.customer_id, shop)
+    assert value is not None and value.observation_end == END
+    text = " ".join(value.explanation)
+    assert "margin 30%" in text and "margin 60%" not in text
+
+
 def test_segment_moves_between_runs(db: Database, shop: Settings) -> None:
     first = svc.score_database(db.engine, shop, until=MID, clock=NOW)
     second = svc.score_database(db.engine, shop, until=END, clock=NOW)
