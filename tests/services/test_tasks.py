@@ -239,3 +239,27 @@ def test_erased_customers_tasks_are_not_listed(db: Database, settings) -> None:
     with db.session() as s:
         assert [t.id for t in tasks.list_tasks(s, today=TODAY)] == [keep]
         assert tasks.count_due(s, today=TODAY) == 1
+
+
+def test_one_customers_open_tasks_are_the_open_list_narrowed_to_them(db: Database) -> None:
+    """The profile's list (a statement built once, the day bound) agrees with the general one on every day."""
+    with db.session(write=True) as s:
+        sam = employee(s, "Sam")
+        ann, bo = customer(s, "Ann"), customer(s, "Bo")
+        made = [make(s, ann, "late", due=TODAY - timedelta(days=2), owner=sam, priority="5"),
+                make(s, ann, "big", priority="500"), make(s, ann, "later", due=TODAY + timedelta(days=5)),
+                make(s, bo, "bo's")]
+        snoozed, done, dismissed = (make(s, ann, key) for key in ("snoozed", "done", "dismissed"))
+        tasks.snooze_task(s, snoozed, TODAY + timedelta(days=3), clock=fixed(at(TODAY)))
+        tasks.complete_task(s, done, clock=fixed(at(TODAY)))
+        tasks.dismiss_task(s, dismissed, clock=fixed(at(TODAY)))
+    shown: dict[date, set[int]] = {}
+    for day in (TODAY, TODAY + timedelta(days=3)):
+        with db.session() as s:
+            mine = tasks.list_tasks(s, today=day, customer_id=ann)
+            everyone = [t for t in tasks.list_tasks(s, today=day) if t.customer_id == ann]
+            assert mine == everyone and mine[0].customer_name == "Ann", day
+            assert [t.id for t in tasks.list_tasks(s, today=day, customer_id=ann, limit=2)] == [t.id for t in mine[:2]]
+        shown[day] = {t.id for t in mine}
+    assert shown[TODAY] == set(made[:3])
+    assert shown[TODAY + timedelta(days=3)] == {*made[:3], snoozed}  # the snooze has ended

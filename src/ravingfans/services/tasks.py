@@ -16,12 +16,13 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, or_, select
+from sqlalchemy import Date, Integer, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import TASK_STATUSES, Customer, CustomerScore, Employee, Order, Task, User
+from ravingfans.db.models.customers import name_as_said
 from ravingfans.db.types import to_minor
 from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
@@ -219,7 +220,7 @@ def _due() -> ColumnElement[Any]:
     return case((Task.status == "snoozed", Task.snoozed_until), else_=Task.due_on)
 
 
-def _open(today: date) -> ColumnElement[bool]:
+def _open(today: date | ColumnElement[Any]) -> ColumnElement[bool]:
     """Open, or snoozed until a day that has come (a snooze ends by itself)."""
     return or_(Task.status == "open", and_(Task.status == "snoozed", Task.snoozed_until <= today))
 
@@ -234,18 +235,33 @@ def _status_filter(status: str, today: date) -> ColumnElement[bool] | None:
     return None if status == "all" else Task.status == status
 
 
-def _rows(session: Session, stmt: Any) -> list[TaskRow]:
-    return [TaskRow(id=t.id, customer_id=t.customer_id, customer_name=c.display_name, phone=c.phone, rule=t.rule,
-                    kind=t.kind, reason=t.reason, script=t.script, owner_employee_id=t.owner_employee_id,
-                    owner_name=owner, due_on=t.due_on, priority=t.priority, status=t.status,
-                    snoozed_until=t.snoozed_until, created_at=t.created_at, done_at=t.done_at,
-                    outcome_note=t.outcome_note, interaction_id=t.interaction_id)
-            for t, c, owner in session.execute(stmt)]
+# Read as the columns a row shows, not as Task and Customer objects: a customer object decodes its JSON
+# columns (sizes, likes, details) for a name.
+_ROW_COLUMNS = (Task.id, Task.customer_id, Customer.first_name, Customer.last_name, Customer.email, Customer.phone,
+                Task.rule, Task.kind, Task.reason, Task.script, Task.owner_employee_id, Employee.name, Task.due_on,
+                Task.priority, Task.status, Task.snoozed_until, Task.created_at, Task.done_at, Task.outcome_note,
+                Task.interaction_id)
+
+
+def _rows(session: Session, stmt: Any, params: Mapping[str, Any] | None = None) -> list[TaskRow]:
+    return [TaskRow(id=tid, customer_id=cid, customer_name=name_as_said(first, last, email, phone, cid),
+                    phone=phone, rule=rule, kind=kind, reason=reason, script=script, owner_employee_id=owner_id,
+                    owner_name=owner, due_on=due_on, priority=priority, status=status, snoozed_until=snoozed_until,
+                    created_at=created_at, done_at=done_at, outcome_note=outcome_note, interaction_id=interaction_id)
+            for (tid, cid, first, last, email, phone, rule, kind, reason, script, owner_id, owner, due_on, priority,
+                 status, snoozed_until, created_at, done_at, outcome_note, interaction_id)
+            in session.execute(stmt, params or {})]
 
 
 def _select() -> Any:
-    return (select(Task, Customer, Employee.name).join(Customer, Customer.id == Task.customer_id)
+    return (select(*_ROW_COLUMNS).join(Customer, Customer.id == Task.customer_id)
             .outerjoin(Employee, Employee.id == Task.owner_employee_id).where(Customer.erased_at.is_(None)))
+
+
+# One customer's open tasks, for their profile on every view: built once, the day and the customer bound.
+_CUSTOMER_OPEN = (_select().where(Task.customer_id == bindparam("customer_id"),
+                                  _open(bindparam("today", type_=Date)))
+                  .order_by(_due(), Task.priority.desc(), Task.id).limit(bindparam("limit", type_=Integer)))
 
 
 def list_tasks(session: Session, *, today: date, owner_id: int | None = None, unowned: bool = False,
@@ -254,6 +270,8 @@ def list_tasks(session: Session, *, today: date, owner_id: int | None = None, un
     """Tasks soonest due first (then by value): of one owner, the unowned or all; open ones by default."""
     if limit < 1:
         raise ValidationFailed("limit must be 1 or more", field="limit")
+    if status == "open" and customer_id is not None and owner_id is None and not unowned and due_by is None:
+        return _rows(session, _CUSTOMER_OPEN, {"customer_id": customer_id, "today": today, "limit": limit})
     stmt = _select()
     wanted = _status_filter(status, today)
     if wanted is not None:
