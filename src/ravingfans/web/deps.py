@@ -11,11 +11,14 @@ kept on it, so a change shows on the very next page, in every worker, without a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Annotated, cast
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.templating import Jinja2Templates
 
 from ravingfans.config import Settings
@@ -83,24 +86,72 @@ def get_vocabulary(request: Request) -> NameVocabulary:
     return cast(NameVocabulary, vocabulary)
 
 
-DatabaseDep = Annotated[Database, Depends(get_database)]
+# FastAPI runs a plain ``def`` dependency in a worker thread: a hand-off there and back costs 60-70 µs of CPU
+# (bench/RESULTS.md), more than these lookups themselves. The aliases below wrap them in ``async def`` so that a
+# page pays for the thread only where the database is read: its own handler, the sign-in check, and the session's
+# commit at the end. Code that is not a dependency calls the plain functions above.
 
 
-def read_session(database: DatabaseDep) -> Iterator[Session]:
+async def _database(request: Request) -> Database:
+    return get_database(request)
+
+
+async def _settings(request: Request) -> Settings:
+    if getattr(request.state, "business", None) is not None:  # a signed-in page: the sign-in check read them
+        return get_settings(request)
+    return await run_in_threadpool(get_settings, request)  # reads the database: never on the event loop
+
+
+async def _business(request: Request) -> Business:
+    cached = getattr(request.state, "business", None)
+    if cached is not None:
+        return cast(Business, cached)
+    return await run_in_threadpool(get_business_details, request)
+
+
+async def _templates(request: Request) -> Jinja2Templates:
+    return get_templates(request)
+
+
+async def _vocabulary(request: Request) -> NameVocabulary:
+    return get_vocabulary(request)
+
+
+DatabaseDep = Annotated[Database, Depends(_database)]
+
+
+@asynccontextmanager
+async def _opened(context: AbstractContextManager[Session]) -> AsyncIterator[Session]:
+    """A session opened on the event loop and closed in a worker thread, even when the request is cancelled.
+
+    Opening one does no I/O (the connection is taken by its first statement, in the handler's thread); closing
+    commits or rolls back and returns the connection, which is I/O, so that part runs in a thread.
+    """
+    session = context.__enter__()
+    try:
+        yield session
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(context.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await run_in_threadpool(context.__exit__, None, None, None)
+
+
+async def read_session(database: DatabaseDep) -> AsyncIterator[Session]:
     """A session for a page that only reads."""
-    with database.session() as session:
+    async with _opened(database.session()) as session:
         yield session
 
 
-def write_session(database: DatabaseDep) -> Iterator[Session]:
+async def write_session(database: DatabaseDep) -> AsyncIterator[Session]:
     """A session for a form that writes (takes SQLite's write lock up front); committed on success."""
-    with database.session(write=True) as session:
+    async with _opened(database.session(write=True)) as session:
         yield session
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-BusinessDep = Annotated[Business, Depends(get_business_details)]
-TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
-VocabularyDep = Annotated[NameVocabulary, Depends(get_vocabulary)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+BusinessDep = Annotated[Business, Depends(_business)]
+TemplatesDep = Annotated[Jinja2Templates, Depends(_templates)]
+VocabularyDep = Annotated[NameVocabulary, Depends(_vocabulary)]
 SessionDep = Annotated[Session, Depends(read_session, scope="function")]
 WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
