@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import web_build  # noqa: E402
 
-PAGES = {"search": "/search?q=anna", "fans": "/fans", "profile": "/customers/{id}"}
+PAGES = {"search": "/search?q=anna", "fans": "/fans", "profile": "/customers/{id}",
+         "healthz": "/healthz"}  # the last: the framework's floor, no database, not signed in
+MEASURED = ("search", "fans", "profile")
 
 
 def server_cpu(pid: int) -> float:
@@ -58,14 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     web_build.database_arguments(ap)
     ap.add_argument("--requests", type=int, default=1000, help="per page, after 50 to warm up")
-    ap.add_argument("--pages", default=",".join(PAGES), help=f"some of {', '.join(PAGES)}")
+    ap.add_argument("--pages", default=",".join(MEASURED), help=f"some of {', '.join(PAGES)}")
     ap.add_argument("--port", type=int, default=8799)
+    ap.add_argument("--uvicorn-args", default="", help="more uvicorn options, e.g. '--http h11 --loop asyncio'")
     args = ap.parse_args(argv)
     env = {**web_build.app_env(web_build.db_url(args.backend, args.customers, args.orders)),
            "RAVINGFANS_SECRET_KEY": "bench-" * 8}
     uvicorn = str(Path(web_build.RAVINGFANS).with_name("uvicorn"))
     server = subprocess.Popen([uvicorn, "web_app:app", "--app-dir", str(Path(__file__).parent), "--port",
-                               str(args.port), "--log-level", "warning", "--no-access-log"], env=env)
+                               str(args.port), "--log-level", "warning", "--no-access-log", *args.uvicorn_args.split()],
+                              env=env)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
         for _ in range(300):

@@ -115,8 +115,9 @@ def _cpu_seconds(pid: int) -> float:
 class Server:
     """``ravingfans serve`` in its own process group, its log in a file."""
 
-    def __init__(self, url: str, port: int, log: Path, workers: int = 0) -> None:
+    def __init__(self, url: str, port: int, log: Path, workers: int = 0, uvicorn_args: str = "") -> None:
         self.url, self.port, self.log, self.workers = url, port, log, workers
+        self.uvicorn_args = uvicorn_args.split()
         self.base = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -126,7 +127,7 @@ class Server:
         if self.workers:  # uvicorn's own worker processes over the same app (bench/web_app.py)
             cmd = [str(Path(wb.RAVINGFANS).with_name("uvicorn")), "web_app:app", "--app-dir", str(HERE),
                    "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-                   "--no-server-header", "--no-proxy-headers"]
+                   "--no-server-header", "--no-proxy-headers", *self.uvicorn_args]
         else:  # what a user runs
             cmd = [wb.RAVINGFANS, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, env=wb.app_env(self.url), stdout=out, stderr=subprocess.STDOUT,
@@ -270,10 +271,10 @@ def bench_backend(backend: str, args: argparse.Namespace, terms: Path) -> dict[s
     url = wb.db_url(backend, args.customers, args.orders)
     logs = wb.DATA / "runs"
     logs.mkdir(exist_ok=True)
-    out: dict[str, Any] = {"backend": backend, "url": url, "workers": args.workers}
+    out: dict[str, Any] = {"backend": backend, "url": url, "workers": args.workers, "uvicorn_args": args.uvicorn_args}
 
     def serve(tag: str) -> Server:
-        return Server(url, args.port, logs / f"server-{backend}-{tag}.log", args.workers)
+        return Server(url, args.port, logs / f"server-{backend}-{tag}.log", args.workers, args.uvicorn_args)
 
     with serve("check") as server:
         search_path = pick_search_path(server.base, args.search_path)
@@ -353,13 +354,15 @@ def machine() -> dict[str, Any]:
 
 def markdown(info: dict[str, Any], results: list[dict[str, Any]], builds: dict[str, Any], args) -> str:
     """The figures as a RESULTS.md fragment: latency per page and throughput, as ratios to the goals."""
+    server = ("`ravingfans serve` (one uvicorn process)" if not args.workers else
+              " ".join(["uvicorn --workers", str(args.workers), *args.uvicorn_args.split(), "(bench/web_app.py)"]))
     lines = [f"- run: {info['date']}, ravingfans at `{info['commit']}`"
              f"{' (working tree dirty: uncommitted changes of the helpers in progress)' if info['dirty'] else ''}",
              f"- machine: {info['cpu']}, {info['nproc']} cores (nproc), {info['mem_gib']} GiB RAM; load average at "
              f"start {', '.join(f'{x:.1f}' for x in info['load_avg'])}, at the end "
              f"{', '.join(f'{x:.1f}' for x in info.get('load_avg_end', ()))} (other work shares the machine)",
              f"- Python {info['python']}, SQLite {info['sqlite']}, PostgreSQL {info['postgresql']}, {info['locust']}",
-             f"- server: {'`ravingfans serve` (one uvicorn process)' if not args.workers else f'uvicorn --workers {args.workers} (bench/web_app.py)'}; load: Locust headless, {args.latency_users} users "
+             f"- server: {server}; load: Locust headless, {args.latency_users} users "
              f"for the per-page runs and {args.ramp_users} for the mixed ramp, in a separate process on the same "
              f"2 cores", ""]
     lines += ["| backend | page | rate (req/s) | requests | errors | p50 ms | p95 ms | p99 ms | goal p95 | "
@@ -420,6 +423,8 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--workers", type=int, default=0,
                     help="0: `ravingfans serve` (one process); N: uvicorn --workers N over bench/web_app.py")
+    ap.add_argument("--uvicorn-args", default="",
+                    help="more uvicorn options with --workers, e.g. '--http h11 --loop asyncio'")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
     args.pages = [p for p in args.pages.split(",") if p]
