@@ -162,7 +162,7 @@ def test_customer_value_explains_with_its_own_runs_margin(db: Database, shop: Se
     with db.session() as s:
         top = svc.fans(s, limit=1)[0]
         value = svc.customer_value(s, top.customer_id, shop)
-    assert value is not None and value.observation_end == END
+    assert value is not None and value.observation_end == END and len(value.history) == 2  # in both runs
     text = " ".join(value.explanation)
     assert "margin 30%" in text and "margin 60%" not in text
 

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Annotated, cast
 
 import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -125,16 +126,20 @@ async def _opened(context: AbstractContextManager[Session]) -> AsyncIterator[Ses
     """A session opened on the event loop and closed in a worker thread, even when the request is cancelled.
 
     Opening one does no I/O (the connection is taken by its first statement, in the handler's thread); closing
-    commits or rolls back and returns the connection, which is I/O, so that part runs in a thread.
+    commits or rolls back and returns the connection, which is I/O, so that part runs in a thread. The close
+    has a thread limit of its own, as FastAPI gives its own ``def`` dependencies: waiting behind handlers for
+    one of the shared threads, it would hold its connection (and SQLite's write lock) while they wait for one.
     """
+    own = anyio.CapacityLimiter(1)
     session = context.__enter__()
     try:
         yield session
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(context.__exit__, type(exc), exc, exc.__traceback__)
+            await anyio.to_thread.run_sync(context.__exit__, type(exc), exc, exc.__traceback__, limiter=own)
         raise
-    await run_in_threadpool(context.__exit__, None, None, None)
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(context.__exit__, None, None, None, limiter=own)
 
 
 async def read_session(database: DatabaseDep) -> AsyncIterator[Session]:
