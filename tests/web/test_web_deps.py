@@ -48,7 +48,7 @@ def names(hand_offs: list[tuple[str, Any]]) -> list[str]:
     return [name for name, _limiter in hand_offs]
 
 
-# A signed-in page: the sign-in check, the handler, the session's commit. Each hand-off costs 60-70 µs of CPU.
+# A signed-in page: the sign-in check, the handler, the session's commit. Each hand-off costs 60-230 µs of CPU.
 PAGE_HAND_OFFS = 3
 # An API read: the token check, the handler, FastAPI's check of the response model (it runs a plain ``def``
 # route's in a thread), the session's commit.

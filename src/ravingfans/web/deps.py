@@ -87,7 +87,7 @@ def get_vocabulary(request: Request) -> NameVocabulary:
     return cast(NameVocabulary, vocabulary)
 
 
-# FastAPI runs a plain ``def`` dependency in a worker thread: a hand-off there and back costs 60-70 µs of CPU
+# FastAPI runs a plain ``def`` dependency in a worker thread: a hand-off there and back costs 60-230 µs of CPU
 # (bench/RESULTS.md), more than these lookups themselves. The aliases below wrap them in ``async def`` so that a
 # page pays for the thread only where the database is read: its own handler, the sign-in check, and the session's
 # commit at the end. Code that is not a dependency calls the plain functions above.
