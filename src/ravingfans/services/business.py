@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ravingfans.clock import Clock, utcnow
 from ravingfans.config import Settings
 from ravingfans.db.models import BusinessSetting
+from ravingfans.db.reads import read_rows
 from ravingfans.services.common import validated
 from ravingfans.services.inputs import CleanLine, CleanText
 
@@ -116,7 +117,7 @@ def get_business(session: Session, settings: Settings) -> Business:
     changed_at: datetime | None = None
     changed_by: int | None = None
     # Columns, not entities: every page reads this, and four tuples cost less than four tracked objects.
-    for key, value, updated_at, updated_by in session.execute(_SETTINGS_READ):
+    for key, value, updated_at, updated_by in read_rows(session, _SETTINGS_READ):
         if _usable(key, value):
             values[key] = value
         if changed_at is None or updated_at > changed_at:

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from ravingfans.db.models import Customer
 from ravingfans.errors import NotFound, ValidationFailed
@@ -86,7 +88,14 @@ def load_customer(session: Session, customer_id: int) -> Customer | None:
     if session.info.get("writer") and session.get_bind().dialect.name == "postgresql":
         return session.get(Customer, customer_id, with_for_update={"read": True, "key_share": True},
                            populate_existing=True)
-    return session.get(Customer, customer_id)
+    if session.identity_map.get(identity_key(Customer, customer_id)) is not None:
+        return session.get(Customer, customer_id)  # loaded already: no query (an expired one is refreshed)
+    # The first load runs a statement built once: Session.get builds its select and cache key on every call, 60 µs
+    # of the 160 µs it takes, and the profile (read at every counter) starts with this.
+    return session.scalars(_CUSTOMER_BY_ID, {"customer_id": customer_id}).one_or_none()
+
+
+_CUSTOMER_BY_ID = select(Customer).where(Customer.id == bindparam("customer_id", type_=Integer))
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:

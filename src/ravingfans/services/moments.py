@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import CHANNELS, KINDS, RATINGS, Employee, Interaction, Note
+from ravingfans.db.models.interactions import RATING_NAMES
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.common import MAX_ID, clean_text, get_customer, validated
 
@@ -202,17 +203,18 @@ def employee_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {employee_id: name for employee_id, name in rows}
 
 
-def interaction_entry(row: Interaction, names: Mapping[int, str]) -> InteractionEntry:
-    """The view of a stored moment, with its employee's name from ``names``."""
+def interaction_entry(row: Interaction | Row[Any], names: Mapping[int, str]) -> InteractionEntry:
+    """The view of a stored moment (the object, or a row of its columns), with its employee's name from ``names``."""
     return InteractionEntry(
-        id=row.id, occurred_at=row.occurred_at, channel=row.channel, kind=row.kind, rating=row.rating_name,
+        id=row.id, occurred_at=row.occurred_at, channel=row.channel, kind=row.kind,
+        rating=None if row.rating is None else RATING_NAMES[row.rating],
         note=row.note or "", employee_id=row.employee_id,
         employee_name=names.get(row.employee_id) if row.employee_id is not None else None,
     )
 
 
-def note_entry(row: Note) -> NoteEntry:
-    """The view of a stored note."""
+def note_entry(row: Note | Row[Any]) -> NoteEntry:
+    """The view of a stored note (the object, or a row of its columns)."""
     return NoteEntry(id=row.id, author=row.author or "", body=row.body, created_at=row.created_at)
 
 

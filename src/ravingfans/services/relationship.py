@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ravingfans.analytics.scoring import FAN_SEGMENTS
 from ravingfans.db.models import Customer
 from ravingfans.db.models.customers import name_as_said
+from ravingfans.db.reads import read_rows
 from ravingfans.services.customers import CustomerLink, CustomerProfile
 
 REFERRALS_SHOWN = 50
@@ -160,7 +161,7 @@ _REFERRED_BY = (select(Customer.id, Customer.first_name, Customer.last_name, Cus
 
 def referrals(session: Session, customer_id: int, referred_by: CustomerLink | None) -> Referrals:
     """The customers this one referred, by name (one query), with who referred them."""
-    rows = session.execute(_REFERRED_BY, {"customer_id": customer_id}).all()
+    rows = read_rows(session, _REFERRED_BY, {"customer_id": customer_id}).all()
     links = [CustomerLink(cid, name_as_said(first, last, email, phone, cid, erased_at is not None))
              for cid, first, last, email, phone, erased_at in rows[:REFERRALS_SHOWN]]
     return Referrals(referred_by=referred_by, referred=links, more=len(rows) > REFERRALS_SHOWN)

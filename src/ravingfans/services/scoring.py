@@ -23,6 +23,7 @@ from ravingfans.config import Settings
 from ravingfans.db import write_transaction
 from ravingfans.db.models import Customer, CustomerScore, ScoreRun
 from ravingfans.db.models.customers import name_as_said
+from ravingfans.db.reads import read_rows
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.common import get_customer
 from ravingfans.services.ledger import load_transactions
@@ -251,7 +252,7 @@ def customer_value(session: Session, customer_id: int, settings: Settings) -> Cu
     from ravingfans.analytics.explain import explain_scores
 
     customer = get_customer(session, customer_id)  # NotFound for unknown and for erased customers
-    rows = session.execute(_SCORES_OF, {"customer_id": customer.id}).all()
+    rows = read_rows(session, _SCORES_OF, {"customer_id": customer.id}).all()
     if not rows:
         return None
     latest = rows[0]._mapping

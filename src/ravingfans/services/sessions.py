@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import LoginFailure, User, WebSession
+from ravingfans.db.reads import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def find_session(session: Session, token: str, policy: SessionPolicy, *, clock: 
     if not token or len(token) > 128:
         return None
     now = clock()
-    found = session.execute(_ACTIVE_SESSION, {"digest": _digest(token)}).first()
+    found = read_rows(session, _ACTIVE_SESSION, {"digest": _digest(token)}).first()
     if found is None:
         return None
     session_id, csrf, last_seen, expires, user_id, email, role = found

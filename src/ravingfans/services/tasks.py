@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import TASK_STATUSES, Customer, CustomerScore, Employee, Order, Task, User
 from ravingfans.db.models.customers import name_as_said
+from ravingfans.db.reads import read_rows
 from ravingfans.db.types import to_minor
 from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
@@ -250,7 +251,7 @@ def _rows(session: Session, stmt: Any, params: Mapping[str, Any] | None = None) 
                     created_at=created_at, done_at=done_at, outcome_note=outcome_note, interaction_id=interaction_id)
             for (tid, cid, first, last, email, phone, rule, kind, reason, script, owner_id, owner, due_on, priority,
                  status, snoozed_until, created_at, done_at, outcome_note, interaction_id)
-            in session.execute(stmt, params or {})]
+            in read_rows(session, stmt, params or {})]
 
 
 def _select() -> Any:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, CustomerScore, Employee, Mention, Order, ScoreRun
+from ravingfans.db.reads import read_rows
 from ravingfans.db.types import from_minor
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.common import get_customer, validated
@@ -389,8 +390,8 @@ def referral_value(session: Session, customer_id: int, *,
         run = latest_run(session)
     run_id = run.id if run is not None else None
     # without a run the CLV subqueries match no row (run_id = NULL), so both CLVs come back NULL
-    count, cents, clv, mentioned, praised, own = session.execute(
-        _REFERRAL_VALUE, {"customer_id": customer.id, "run_id": run_id}).one()
+    count, cents, clv, mentioned, praised, own = read_rows(
+        session, _REFERRAL_VALUE, {"customer_id": customer.id, "run_id": run_id}).one()
     return ReferralValue(customer_id=customer.id, referrals=int(count), revenue=from_minor(int(cents)),
                          clv=(float(clv) if clv is not None else 0.0) if run_id is not None else None,
                          own_clv=float(own) if own is not None else None, mentions=int(mentioned),
