@@ -34,6 +34,7 @@ from ravingfans.web.formatting import (
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
+_SHOWN = "_page_settings"  # the context name the filters read the page's settings under
 STATIC_DIR = Path(__file__).with_name("static")
 
 
@@ -65,7 +66,9 @@ def build_templates(settings: Settings) -> Jinja2Templates:
     )
 
     def current(context: Context) -> Settings:
-        return page_settings(context.get("request"), settings)
+        # the page's settings, put in its context once by business_context (the filters run per row shown)
+        shown = context.get(_SHOWN)
+        return shown if isinstance(shown, Settings) else page_settings(context.get("request"), settings)
 
     @pass_context
     def localtime(context: Context, value: Any) -> str:
@@ -81,7 +84,8 @@ def build_templates(settings: Settings) -> Jinja2Templates:
 
     def business_context(request: Request) -> dict[str, Any]:
         shown = page_settings(request, settings)
-        return {"business_name": shown.business_name, "time_zone": shown.time_zone, "currency": shown.currency}
+        return {"business_name": shown.business_name, "time_zone": shown.time_zone, "currency": shown.currency,
+                _SHOWN: shown}
 
     env.filters["localtime"] = localtime
     env.filters["localdate"] = localdate
