@@ -8,6 +8,10 @@ cores, so two commits can be compared on one machine: run the old one with its s
 
     .venv/bin/python bench/page_cpu.py --backend sqlite --customers 100000 --orders 1000000
     PYTHONPATH=/tmp/old/src .venv/bin/python bench/page_cpu.py ...   (the server runs the older code)
+
+With ``--against /tmp/old`` (a checkout of an older commit) a second server runs that checkout's code beside
+this one, and the requests go to the two in turns of ``--requests / --rounds``: a neighbour that slows the
+machine for a minute slows both alike, and the ratio of the two is the figure to read.
 """
 
 from __future__ import annotations
@@ -55,6 +59,31 @@ def sign_in(conn: http.client.HTTPConnection) -> str:
     return "; ".join(v.split(";")[0] for k, v in done.getheaders() if k.lower() == "set-cookie")
 
 
+def start_server(args: argparse.Namespace, port: int, source: Path | None) -> subprocess.Popen[bytes]:
+    """A uvicorn process serving the app on ``port``, from ``source``/src when given (an older checkout)."""
+    env = {**web_build.app_env(web_build.db_url(args.backend, args.customers, args.orders)),
+           "RAVINGFANS_SECRET_KEY": "bench-" * 8}
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "src")
+    uvicorn = str(Path(web_build.RAVINGFANS).with_name("uvicorn"))
+    return subprocess.Popen([uvicorn, "web_app:app", "--app-dir", str(Path(__file__).parent), "--port", str(port),
+                             "--log-level", "warning", "--no-access-log", *args.uvicorn_args.split()], env=env)
+
+
+def connect(port: int) -> tuple[http.client.HTTPConnection, dict[str, str]]:
+    """A keep-alive connection to a server once it answers, and the headers of a signed-in browser."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(300):
+        try:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            break
+        except OSError:
+            conn.close()
+            time.sleep(0.2)
+    return conn, {"Cookie": sign_in(conn), "HX-Request": "true"}  # the search box asks for a fragment
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure the pages and print server CPU and wall milliseconds per request."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -63,45 +92,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", default=",".join(MEASURED), help=f"some of {', '.join(PAGES)}")
     ap.add_argument("--port", type=int, default=8799)
     ap.add_argument("--uvicorn-args", default="", help="more uvicorn options, e.g. '--http h11 --loop asyncio'")
+    ap.add_argument("--against", type=Path, help="an older checkout to serve beside this one, in turns")
+    ap.add_argument("--rounds", type=int, default=10, help="turns per page with --against")
     args = ap.parse_args(argv)
-    env = {**web_build.app_env(web_build.db_url(args.backend, args.customers, args.orders)),
-           "RAVINGFANS_SECRET_KEY": "bench-" * 8}
-    uvicorn = str(Path(web_build.RAVINGFANS).with_name("uvicorn"))
-    server = subprocess.Popen([uvicorn, "web_app:app", "--app-dir", str(Path(__file__).parent), "--port",
-                               str(args.port), "--log-level", "warning", "--no-access-log", *args.uvicorn_args.split()],
-                              env=env)
+    sources: dict[str, Path | None] = {"this": None}
+    if args.against is not None:
+        sources["against"] = args.against
+    servers = {name: start_server(args, args.port + i, source) for i, (name, source) in enumerate(sources.items())}
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
-        for _ in range(300):
-            try:
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
-                break
-            except OSError:
-                conn.close()
-                time.sleep(0.2)
-        headers = {"Cookie": sign_in(conn), "HX-Request": "true"}  # the search box asks for a fragment
-        rnd = random.Random(1)
+        clients = {name: connect(args.port + i) for i, name in enumerate(servers)}
+        rounds = args.rounds if args.against is not None else 1
+        per_round = max(1, args.requests // rounds)
         for page in args.pages.split(","):
-            def address(template: str = PAGES[page]) -> str:
-                return template.replace("{id}", str(rnd.randint(1, args.customers)))
-
-            for _ in range(50):
-                conn.request("GET", address(), headers=headers)
-                conn.getresponse().read()
-            cpu, wall = server_cpu(server.pid), time.perf_counter()
-            for _ in range(args.requests):
-                conn.request("GET", address(), headers=headers)
-                answer = conn.getresponse()
-                answer.read()
-                if answer.status != 200:
-                    raise SystemExit(f"{page} answered {answer.status}")
-            cpu, wall = server_cpu(server.pid) - cpu, time.perf_counter() - wall
-            print(f"{args.backend} {page:8s} server CPU {cpu / args.requests * 1000:6.2f} ms a request, "
-                  f"wall {wall / args.requests * 1000:6.2f} ms", flush=True)
+            rnd = random.Random(1)
+            spent = {name: [0.0, 0.0] for name in servers}
+            for turn in range(rounds + 1):  # turn 0 warms up, unmeasured
+                addresses = [PAGES[page].replace("{id}", str(rnd.randint(1, args.customers)))
+                             for _ in range(50 if turn == 0 else per_round)]
+                for name in (servers if turn % 2 else reversed(list(servers))):
+                    conn, headers = clients[name]
+                    cpu, wall = server_cpu(servers[name].pid), time.perf_counter()
+                    for address in addresses:
+                        conn.request("GET", address, headers=headers)
+                        answer = conn.getresponse()
+                        answer.read()
+                        if answer.status != 200:
+                            raise SystemExit(f"{page} answered {answer.status} ({name})")
+                    if turn:
+                        spent[name][0] += server_cpu(servers[name].pid) - cpu
+                        spent[name][1] += time.perf_counter() - wall
+            done = per_round * rounds
+            for name, (cpu, wall) in spent.items():
+                label = "" if args.against is None else f" {name:7s}"
+                print(f"{args.backend} {page:8s}{label} server CPU {cpu / done * 1000:6.2f} ms a request, "
+                      f"wall {wall / done * 1000:6.2f} ms", flush=True)
+            if args.against is not None:
+                print(f"{args.backend} {page:8s} this / against: CPU {spent['this'][0] / spent['against'][0]:.3f}, "
+                      f"wall {spent['this'][1] / spent['against'][1]:.3f}", flush=True)
     finally:
-        server.terminate()
-        server.wait()
+        for server in servers.values():
+            server.terminate()
+            server.wait()
     return 0
 
 
