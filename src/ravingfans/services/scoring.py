@@ -6,6 +6,7 @@ The edges (CLI, pages, API) call these functions; the numbers come from the pure
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Row, Text, bindparam, cast, func, insert, select
+from sqlalchemy import Engine, Integer, Row, Select, Text, bindparam, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from ravingfans.analytics.scoring import FAN_SEGMENTS, Scoring, ScoringOptions, score_customers
@@ -150,21 +151,33 @@ def fans(session: Session, *, segments: Sequence[str] = FAN_SEGMENTS, sort: str 
     if limit < 1:
         raise ValidationFailed("limit must be 1 or more", field="limit")
     run = require_run(session, run_id)
+    known, unknown = _fan_statements(tuple(segments), sort)
+    params = {"run_id": run.id, "limit": limit}
+    found = read_rows(session, known, params).all()
+    if unknown is not None and len(found) < limit:
+        found += read_rows(session, unknown, {**params, "limit": limit - len(found)}).all()
+    return [_fan_row(row) for row in found]
+
+
+@functools.lru_cache(maxsize=64)  # bounded: the segments come from the request
+def _fan_statements(segments: tuple[str, ...], sort: str) -> tuple[Select[Any], Select[Any] | None]:
+    """The fans list's reads for these segments and this order, built once (the run and the length bound).
+
+    Biggest first with the unknown (NULL) last, asked as two reads so that an index on (run_id, clv) serves the first
+    one read backwards, on SQLite and PostgreSQL alike; the second runs only when the first falls short. Recency
+    (smallest first) is one read.
+    """
     key = SORTS[sort]
     ties = (CustomerScore.total_spend.desc(), CustomerScore.customer_id)
     stmt = (select(*_FAN_COLUMNS).join(Customer, Customer.id == CustomerScore.customer_id)
-            .where(CustomerScore.run_id == run.id))
+            .where(CustomerScore.run_id == bindparam("run_id", type_=Integer)))
     if segments:
-        stmt = stmt.where(CustomerScore.segment.in_(list(segments)))
+        stmt = stmt.where(CustomerScore.segment.in_(segments))
+    limit = bindparam("limit", type_=Integer)
     if sort == "recency":
-        found = session.execute(stmt.order_by(key.asc(), *ties).limit(limit)).all()
-    else:
-        # Biggest first with the unknown (NULL) last, asked as two reads so that an index on (run_id, clv) serves
-        # the first one read backwards, on SQLite and PostgreSQL alike; the second runs only when the first falls short.
-        found = session.execute(stmt.where(key.is_not(None)).order_by(key.desc(), *ties).limit(limit)).all()
-        if len(found) < limit:
-            found += session.execute(stmt.where(key.is_(None)).order_by(*ties).limit(limit - len(found))).all()
-    return [_fan_row(row) for row in found]
+        return stmt.order_by(key.asc(), *ties).limit(limit), None
+    return (stmt.where(key.is_not(None)).order_by(key.desc(), *ties).limit(limit),
+            stmt.where(key.is_(None)).order_by(*ties).limit(limit))
 
 
 # A list row needs these columns only: reading whole customers and scores (their JSON columns decoded, each object
