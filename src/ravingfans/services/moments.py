@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import CHANNELS, KINDS, RATINGS, Employee, Interaction, Note
-from ravingfans.db.models.interactions import RATING_NAMES
+from ravingfans.db.models.interactions import name_of_rating
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.common import MAX_ID, clean_text, get_customer, validated
 
@@ -207,7 +207,7 @@ def interaction_entry(row: Interaction | Row[Any], names: Mapping[int, str]) -> 
     """The view of a stored moment (the object, or a row of its columns), with its employee's name from ``names``."""
     return InteractionEntry(
         id=row.id, occurred_at=row.occurred_at, channel=row.channel, kind=row.kind,
-        rating=None if row.rating is None else RATING_NAMES[row.rating],
+        rating=name_of_rating(row.rating),
         note=row.note or "", employee_id=row.employee_id,
         employee_name=names.get(row.employee_id) if row.employee_id is not None else None,
     )

@@ -16,6 +16,11 @@ RATINGS = {"magic": 1, "mediocre": 0, "misery": -1}
 RATING_NAMES = {v: k for k, v in RATINGS.items()}
 
 
+def name_of_rating(rating: int | None) -> str | None:
+    """'magic', 'mediocre', 'misery' for a stored rating, or None when unrated (objects and read rows alike)."""
+    return None if rating is None else RATING_NAMES[rating]
+
+
 class Interaction(Base):
     """One contact ("moment of truth") on the customer's timeline."""
 
@@ -36,4 +41,4 @@ class Interaction(Base):
     @property
     def rating_name(self) -> str | None:
         """'magic', 'mediocre', 'misery' or None when unrated."""
-        return None if self.rating is None else RATING_NAMES[self.rating]
+        return name_of_rating(self.rating)
