@@ -4,7 +4,9 @@ Times a customer's newest 100 notes (``select(Note.id, Note.body)`` filtered, or
 profile's reads are) three ways, in one session on a database built by ``web_build.py``: the statement
 built on every call, built once with bound parameters and run through the session, and built once and run
 on the session's connection (Core). Process CPU microseconds per call; the customer has no notes, so the
-figures are the Python around the database, not the database's work.
+figures are the Python around the database, not the database's work. Then one customer's first load as an
+object: ``Session.get`` (which builds its select per call) against a select built once, each in a session that
+has not loaded them yet; and ``ravingfans.db.reads.read_rows``, which the pages use for column reads.
 
     .venv/bin/python bench/statement_cost.py --backend sqlite --customers 100000 --orders 1000000
 """
@@ -24,7 +26,8 @@ import web_build  # noqa: E402
 from sqlalchemy import Integer, bindparam, select  # noqa: E402
 
 from ravingfans.db import open_database  # noqa: E402
-from ravingfans.db.models import Note  # noqa: E402
+from ravingfans.db.models import Customer, Note  # noqa: E402
+from ravingfans.db.reads import read_rows  # noqa: E402
 
 
 def per_call(run: Callable[[], Any], calls: int) -> float:
@@ -55,9 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         once = per_call(lambda: session.execute(prebuilt, params).all(), args.calls)
         connection = session.connection()
         core = per_call(lambda: connection.execute(prebuilt, params).all(), args.calls)
+        helper = per_call(lambda: read_rows(session, prebuilt, params).all(), args.calls)
+        by_id = select(Customer).where(Customer.id == bindparam("customer_id", type_=Integer))
+        ids = iter(range(1, 10**9))
+
+        def first_load(load: Callable[[int], Any]) -> Callable[[], Any]:
+            def run() -> Any:
+                session.expunge_all()  # as a new request's session: nobody loaded yet
+                return load(next(ids) % args.customers + 1)
+            return run
+
+        get = per_call(first_load(lambda i: session.get(Customer, i)), args.calls)
+        built = per_call(first_load(lambda i: session.scalars(by_id, {"customer_id": i}).one_or_none()), args.calls)
     db.dispose()
     print(f"{args.backend}: built per call {fresh:.1f} us, built once (session) {once:.1f} us, "
-          f"built once (Core connection) {core:.1f} us a call")
+          f"built once (Core connection) {core:.1f} us, read_rows {helper:.1f} us a call")
+    print(f"{args.backend}: a customer's first load: Session.get {get:.1f} us, a select built once {built:.1f} us")
     return 0
 
 
