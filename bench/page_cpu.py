@@ -67,7 +67,9 @@ def start_server(args: argparse.Namespace, port: int, source: Path | None) -> su
         env["PYTHONPATH"] = str(source / "src")
     uvicorn = str(Path(web_build.RAVINGFANS).with_name("uvicorn"))
     return subprocess.Popen([uvicorn, "web_app:app", "--app-dir", str(Path(__file__).parent), "--port", str(port),
-                             "--log-level", "warning", "--no-access-log", *args.uvicorn_args.split()], env=env)
+                             "--log-level", "warning", "--no-access-log",
+                             # with --against each connection waits while the other server has its turn (seconds)
+                             "--timeout-keep-alive", "600", *args.uvicorn_args.split()], env=env)
 
 
 def connect(port: int) -> tuple[http.client.HTTPConnection, dict[str, str]]:

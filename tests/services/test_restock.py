@@ -572,3 +572,21 @@ def test_the_back_in_stock_mail_is_translated_into_spanish() -> None:
         shared = read_po(handle, locale="es")
     missing = sorted(m for m in wanted if not any(c.get(m) and c.get(m).string for c in (catalog, shared)))
     assert missing == []
+
+
+def test_holds_and_waits_list_their_customer_and_variant_in_words(db: Database, shop: Settings) -> None:
+    size39 = product(db)["39"]
+    ana, gone = customer(db, "Ana"), customer(db, "Bea")
+    for who in (ana, gone):
+        wait(db, who, size39)
+    with db.session() as s:
+        assert {(w.customer_name, w.variant, w.want_hold) for w in restock.list_waits(s)} == {
+            ("Ana Test", "size 39, brown", True), ("Bea Test", "size 39, brown", True)}
+    set_stock(db, "CB-39", 2)
+    fan_out(db, shop)
+    with db.session(write=True) as s:
+        erasure.erase_customer(s, gone, by_user_id=None, secret=SECRET, clock=fixed(day(1)))
+    with db.session() as s:
+        rows = restock.list_holds(s, open_only=False)
+    assert [(r.customer_id, r.customer_name, r.customer_phone, r.sku, r.variant, r.quantity) for r in rows] == [
+        (ana, "Ana Test", None, "CB-39", "size 39, brown", 1)]  # an erased customer's hold goes with them

@@ -612,3 +612,29 @@ def test_two_sends_of_one_survey_at_once_invite_each_customer_once(db: Database,
     assert (one.counts["sent"], two.counts["sent"], two.counts.get("already_invited")) == (2, 0, 2)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(SurveyInvitation)) == 2 == len(outbox(s))
+
+
+def test_the_profile_offers_the_newest_open_surveys_with_their_questions_in_order(db: Database) -> None:
+    from ravingfans.services.surveys import newest_open_surveys
+
+    start = datetime.now(UTC) + timedelta(days=1)  # after the default survey the migration made
+    with db.session(write=True) as s:
+        fit = create_survey(s, name="Fit", title="Fit", clock=fixed(start), questions=[
+            QuestionSpec("rank", "What matters most?", options=("price", "fit", "looks")),
+            QuestionSpec("csat", "How was the fit?", required=True)])
+        later = create_survey(s, name="Later", title="Later", clock=fixed(start + timedelta(days=1)),
+                              questions=[QuestionSpec("yesno", "Would you come back?")])
+        create_survey(s, name="Draft", title="Draft", clock=fixed(start + timedelta(days=2)),
+                      questions=[QuestionSpec("text", "Anything else?")])  # not open: not offered
+        for survey in (fit, later):
+            open_survey(s, survey.id, clock=fixed(start + timedelta(days=3)))
+    with db.session() as s:
+        two = newest_open_surveys(s, 2)
+        everyone = newest_open_surveys(s, 10)
+    assert [(o.id, o.name) for o in two] == [(later.id, "Later"), (fit.id, "Fit")]
+    assert [(q.position, q.kind, q.prompt, q.required, q.options) for q in two[1].questions] == [
+        (1, "rank", "What matters most?", False, ("price", "fit", "looks")),
+        (2, "csat", "How was the fit?", True, ())]
+    assert [q.prompt for q in two[0].questions] == ["Would you come back?"]
+    names = [o.name for o in everyone]
+    assert names[:2] == ["Later", "Fit"] and "Draft" not in names  # then the default survey, where there is one

@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session, aliased
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, Order, OrderLine, Product, ProductVariant
+from ravingfans.db.models.customers import name_as_said
 from ravingfans.db.models.stock import WAIT_SOURCES, Restock, StockWait
+from ravingfans.db.reads import read_rows
 from ravingfans.db.types import UTCDateTime
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
 from ravingfans.services.common import load_customer
@@ -187,17 +189,21 @@ def list_waits(session: Session, *, customer_id: int | None = None, variant_id: 
     filters = {"customer_id": customer_id, "variant_id": variant_id, "source": source}
     given = {name: value for name, value in filters.items() if value is not None}
     stmt = _waits_statement(frozenset(given))
-    return [WaitRow(id=w.id, customer_id=c.id, customer_name=c.display_name, variant_id=v.id, sku=v.sku,
-                    product_name=name, variant=describe_variant(v.size, v.colour), stock=v.stock, source=w.source,
-                    want_hold=w.want_hold, created_at=w.created_at)
-            for w, c, v, name in session.execute(stmt, {**given, "limit": limit})]
+    return [WaitRow(id=wid, customer_id=cid, customer_name=name_as_said(first, last, email, phone, cid),
+                    variant_id=vid, sku=sku, product_name=name, variant=describe_variant(size, colour), stock=stock,
+                    source=source, want_hold=bool(want_hold), created_at=created_at)
+            for wid, source, want_hold, created_at, cid, first, last, email, phone, vid, sku, size, colour, stock, name
+            in read_rows(session, stmt, {**given, "limit": limit})]
 
 
 @functools.cache
 def _waits_statement(filters: frozenset[str]) -> Select[Any]:
     """list_waits' statement for these filters, built once per combination (the profile asks for one customer's on
     every page, and building a statement costs about as much as running it); filters and limit are parameters."""
-    stmt = (select(StockWait, Customer, ProductVariant, Product.name)
+    stmt = (select(StockWait.id, StockWait.source, StockWait.want_hold, StockWait.created_at,  # columns: no objects
+                   Customer.id, Customer.first_name, Customer.last_name, Customer.email, Customer.phone,
+                   ProductVariant.id, ProductVariant.sku, ProductVariant.size, ProductVariant.colour,
+                   ProductVariant.stock, Product.name)
             .join(Customer, Customer.id == StockWait.customer_id)
             .join(ProductVariant, ProductVariant.id == StockWait.variant_id)
             .join(Product, Product.id == ProductVariant.product_id)

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, Order, OrderLine, Product, ProductVariant
+from ravingfans.db.models.customers import name_as_said
 from ravingfans.db.models.stock import HOLD_RELEASES, Hold, StockWait
+from ravingfans.db.reads import read_rows
 from ravingfans.errors import NotFound, ValidationFailed
 from ravingfans.services.inputs import MAX_ID
 
@@ -62,18 +64,24 @@ def list_holds(session: Session, *, customer_id: int | None = None, variant_id: 
     filters = {"customer_id": customer_id, "variant_id": variant_id, "id": hold_id}
     given = {name: value for name, value in filters.items() if value is not None}
     stmt = _holds_statement(frozenset(given), open_only)
-    return [HoldRow(id=h.id, customer_id=c.id, customer_name=c.display_name, customer_phone=c.phone, variant_id=v.id,
-                    sku=v.sku, product_name=name, variant=describe_variant(v.size, v.colour), quantity=h.quantity,
-                    created_at=h.created_at, expires_at=h.expires_at, released_at=h.released_at,
-                    release_reason=h.release_reason)
-            for h, c, v, name in session.execute(stmt, {**given, "limit": limit})]
+    return [HoldRow(id=hid, customer_id=cid,
+                    customer_name=name_as_said(first, last, email, phone, cid, erased is not None),
+                    customer_phone=phone, variant_id=vid, sku=sku, product_name=name,
+                    variant=describe_variant(size, colour), quantity=quantity, created_at=created_at,
+                    expires_at=expires_at, released_at=released_at, release_reason=reason)
+            for (hid, quantity, created_at, expires_at, released_at, reason,
+                 cid, first, last, email, phone, erased, vid, sku, size, colour, name)
+            in read_rows(session, stmt, {**given, "limit": limit})]
 
 
 @functools.cache
 def _holds_statement(filters: frozenset[str], open_only: bool) -> Select[Any]:
     """list_holds' statement for these filters, built once per combination (the profile asks for one customer's on
     every page, and building a statement costs about as much as running it); filters and limit are parameters."""
-    stmt = (select(Hold, Customer, ProductVariant, Product.name)
+    stmt = (select(Hold.id, Hold.quantity, Hold.created_at, Hold.expires_at, Hold.released_at,  # columns: no objects
+                   Hold.release_reason, Customer.id, Customer.first_name, Customer.last_name, Customer.email,
+                   Customer.phone, Customer.erased_at, ProductVariant.id, ProductVariant.sku, ProductVariant.size,
+                   ProductVariant.colour, Product.name)
             .join(Customer, Customer.id == Hold.customer_id)
             .join(ProductVariant, ProductVariant.id == Hold.variant_id)
             .join(Product, Product.id == ProductVariant.product_id)

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, CustomerScore, Employee, Interaction, Order
@@ -43,6 +43,7 @@ from ravingfans.db.models.surveys import (
     SurveyQuestion,
     SurveyResponse,
 )
+from ravingfans.db.reads import read_rows
 from ravingfans.db.upsert import insert_for
 from ravingfans.errors import Conflict, NotFound, ValidationFailed
 from ravingfans.i18n import best_language, gettext_for
@@ -701,11 +702,17 @@ class CustomerSurvey:
     answers: Mapping[str, Any]
 
 
-# The profile's reads, built once (building a statement costs about as much as running it).
-_SURVEY_NAMES = select(Survey.id, Survey.name).where(Survey.id.in_(bindparam("ids", expanding=True)))
+# The profile's reads, built once (building a statement costs about as much as running it), of columns rather than
+# objects (loading objects costs as much again), each with its survey's name joined in.
 _QUESTIONS_OF = select(SurveyQuestion).where(SurveyQuestion.survey_id.in_(bindparam("ids", expanding=True)))
-_INVITATIONS_OF = select(SurveyInvitation).where(SurveyInvitation.customer_id == bindparam("customer_id"))
-_RESPONSES_OF = select(SurveyResponse).where(SurveyResponse.customer_id == bindparam("customer_id"))
+_INVITATIONS_OF = (select(SurveyInvitation.survey_id, Survey.name, SurveyInvitation.channel, SurveyInvitation.sent_at,
+                          SurveyInvitation.reminded_at, SurveyInvitation.expires_at)
+                   .join(Survey, Survey.id == SurveyInvitation.survey_id)
+                   .where(SurveyInvitation.customer_id == bindparam("customer_id")).order_by(SurveyInvitation.id))
+_RESPONSES_OF = (select(SurveyResponse.survey_id, Survey.name, SurveyResponse.submitted_at, SurveyResponse.nps,
+                        SurveyResponse.answers)
+                 .join(Survey, Survey.id == SurveyResponse.survey_id)
+                 .where(SurveyResponse.customer_id == bindparam("customer_id")).order_by(SurveyResponse.id))
 
 
 def questions_of(session: Session, survey_ids: Iterable[int]) -> list[SurveyQuestion]:
@@ -713,28 +720,50 @@ def questions_of(session: Session, survey_ids: Iterable[int]) -> list[SurveyQues
     return list(session.scalars(_QUESTIONS_OF, {"ids": list(survey_ids)}))
 
 
-def newest_open_surveys(session: Session, limit: int) -> list[Survey]:
-    """The newest open surveys with their questions, for the profile's entry forms."""
-    return list(session.scalars(_NEWEST_OPEN, {"limit": limit}).unique())
+@dataclass(frozen=True, slots=True)
+class OpenSurvey:
+    """An open survey with its questions in order, for the forms on a customer's profile."""
+
+    id: int
+    name: str
+    questions: tuple[QuestionView, ...]
 
 
-# One statement: the open surveys with their questions joined in (a second, selectin, query otherwise); built once.
-_NEWEST_OPEN = (select(Survey).where(Survey.status == "open").options(joinedload(Survey.questions))
-                .order_by(Survey.created_at.desc(), Survey.id.desc()).limit(bindparam("limit", type_=Integer)))
+def newest_open_surveys(session: Session, limit: int) -> list[OpenSurvey]:
+    """The newest ``limit`` open surveys with their questions, for the profile's entry forms."""
+    found: dict[int, OpenSurvey] = {}
+    questions: dict[int, list[QuestionView]] = {}
+    for survey_id, name, qid, position, kind, prompt, required, options in read_rows(
+            session, _NEWEST_OPEN, {"limit": limit}):
+        if survey_id not in found:
+            found[survey_id] = OpenSurvey(survey_id, name, ())
+            questions[survey_id] = []
+        if qid is not None:
+            questions[survey_id].append(QuestionView(qid, position, kind, prompt, bool(required),
+                                                     tuple(options or ())))
+    return [OpenSurvey(s.id, s.name, tuple(questions[s.id])) for s in found.values()]
+
+
+# One statement: the newest open surveys (a subquery, so the limit counts surveys) with their questions joined in.
+_NEWEST = (select(Survey.id, Survey.name, Survey.created_at).where(Survey.status == "open")
+           .order_by(Survey.created_at.desc(), Survey.id.desc()).limit(bindparam("limit", type_=Integer)).subquery())
+_NEWEST_OPEN = (select(_NEWEST.c.id, _NEWEST.c.name, SurveyQuestion.id, SurveyQuestion.position, SurveyQuestion.kind,
+                       SurveyQuestion.prompt, SurveyQuestion.required, SurveyQuestion.options)
+                .outerjoin(SurveyQuestion, SurveyQuestion.survey_id == _NEWEST.c.id)
+                .order_by(_NEWEST.c.created_at.desc(), _NEWEST.c.id.desc(), SurveyQuestion.position, SurveyQuestion.id))
 
 
 def survey_for_customer(session: Session, customer_id: int) -> list[CustomerSurvey]:
     """Every survey this customer was asked or answered, latest first (for the profile)."""
     customer = get_customer(session, customer_id)
-    invitations = {i.survey_id: i for i in session.scalars(_INVITATIONS_OF, {"customer_id": customer.id})}
-    responses = {r.survey_id: r for r in session.scalars(_RESPONSES_OF, {"customer_id": customer.id})}
-    asked = set(invitations) | set(responses)
-    names = {row.id: row.name for row in session.execute(_SURVEY_NAMES, {"ids": list(asked)})} if asked else {}
+    params = {"customer_id": customer.id}
+    invitations = {row.survey_id: row for row in read_rows(session, _INVITATIONS_OF, params)}  # the newest wins
+    responses = {row.survey_id: row for row in read_rows(session, _RESPONSES_OF, params)}
     rows = []
-    for survey_id in asked:
+    for survey_id in invitations.keys() | responses.keys():
         inv, resp = invitations.get(survey_id), responses.get(survey_id)
         rows.append(CustomerSurvey(
-            survey_id=survey_id, name=names.get(survey_id, ""), channel=inv.channel if inv else None,
+            survey_id=survey_id, name=(inv or resp).name, channel=inv.channel if inv else None,
             sent_at=inv.sent_at if inv else None, reminded_at=inv.reminded_at if inv else None,
             answered_at=resp.submitted_at if resp else None, expires_at=inv.expires_at if inv else None,
             nps=resp.nps if resp else None, answers=dict(resp.answers) if resp else {}))

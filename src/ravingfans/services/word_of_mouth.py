@@ -29,12 +29,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import (BigInteger, Float, Integer, Select, bindparam, case, cast, func, literal, null, select, text,
-                        type_coerce, union_all)
+from sqlalchemy import (BigInteger, Float, Integer, Row, Select, bindparam, case, cast, func, literal, null, select,
+                        text, type_coerce, union_all)
 from sqlalchemy.orm import Session
 
 from ravingfans.clock import Clock, utcnow
 from ravingfans.db.models import Customer, CustomerScore, Employee, Mention, Order, ScoreRun
+from ravingfans.db.models.customers import name_as_said
 from ravingfans.db.reads import read_rows
 from ravingfans.db.types import from_minor
 from ravingfans.errors import NotFound, ValidationFailed
@@ -198,7 +199,8 @@ class MentionEntry:
         return KIND_LABELS.get(self.kind, self.kind)
 
 
-def _entry(row: Mention, customer_name: str, employee_name: str | None) -> MentionEntry:
+def _entry(row: Mention | Row[Any], customer_name: str, employee_name: str | None) -> MentionEntry:
+    """A mention as pages show it, from the stored object or a row with the same column names."""
     return MentionEntry(id=row.id, customer_id=row.customer_id, customer_name=customer_name, kind=row.kind,
                         where=row.where or "", url=row.url, sentiment=SENTIMENT_NAMES.get(row.sentiment)
                         if row.sentiment is not None else None, note=row.note or "", employee_id=row.employee_id,
@@ -284,14 +286,19 @@ def list_mentions(session: Session, *, customer_id: int | None = None,
     params: dict[str, int] = {"limit": limit}
     if customer_id is not None:
         params["customer_id"] = get_customer(session, customer_id).id
-    return [_entry(row, customer.display_name, name)
-            for row, customer, name in session.execute(_mentions_statement(customer_id is not None), params)]
+    return [_entry(row, name_as_said(row.first_name, row.last_name, row.email, row.phone, row.customer_id),
+                   row.employee_name)
+            for row in read_rows(session, _mentions_statement(customer_id is not None), params)]
 
 
 @functools.cache
 def _mentions_statement(of_one_customer: bool) -> Select[Any]:
     """list_mentions' statement, built once for everyone's and once for one customer's (the profile's, every page)."""
-    stmt = (select(Mention, Customer, Employee.name).join(Customer, Customer.id == Mention.customer_id)
+    # Columns, not objects (a whole Customer a row, JSON decoded, for a name); named as _entry reads them.
+    stmt = (select(Mention.id, Mention.customer_id, Mention.kind, Mention.where, Mention.url, Mention.sentiment,
+                   Mention.note, Mention.employee_id, Mention.occurred_at, Mention.created_at, Customer.first_name,
+                   Customer.last_name, Customer.email, Customer.phone, Employee.name.label("employee_name"))
+            .join(Customer, Customer.id == Mention.customer_id)
             .outerjoin(Employee, Employee.id == Mention.employee_id).where(Customer.erased_at.is_(None))
             .order_by(Mention.occurred_at.desc(), Mention.id.desc()).limit(bindparam("limit", type_=Integer)))
     return stmt.where(Mention.customer_id == bindparam("customer_id")) if of_one_customer else stmt

@@ -308,9 +308,7 @@ def profile_context(session: Session, customer_id: int, *, outcome: str = "") ->
                      _shown(questions[int(k)], v) if k.isdigit() and int(k) in questions else str(v))
                     for k, v in row.answers.items()]
         rows.append({"row": row, "answers": answered})
-    forms = [{"survey": s, "questions": [surveys.QuestionView(q.id, q.position, q.kind, q.prompt, q.required,
-                                                               tuple(q.options or ())) for q in s.questions]}
-             for s in open_surveys]
+    forms = [{"survey": s, "questions": s.questions} for s in open_surveys]
     return {"survey_rows": rows, "survey_forms": forms, "answer_channels": ANSWER_CHANNELS,
             "invite_outcome": INVITE_OUTCOMES.get(outcome),
             "silence": listening.customer_silence(session, customer_id, asked)}
