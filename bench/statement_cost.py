@@ -6,7 +6,9 @@ built on every call, built once with bound parameters and run through the sessio
 on the session's connection (Core). Process CPU microseconds per call; the customer has no notes, so the
 figures are the Python around the database, not the database's work. Then one customer's first load as an
 object: ``Session.get`` (which builds its select per call) against a select built once, each in a session that
-has not loaded them yet; and ``ravingfans.db.reads.read_rows``, which the pages use for column reads.
+has not loaded them yet; and ``ravingfans.db.reads.read_rows``, which the pages use for column reads. Last, a bare
+statement through SQLAlchemy's ``exec_driver_sql`` against the driver's own connection (how SQLite's ``BEGIN`` is
+sent), and what a read session costs by itself (opened, begun, committed, closed), which every page pays twice.
 
     .venv/bin/python bench/statement_cost.py --backend sqlite --customers 100000 --orders 1000000
 """
@@ -70,10 +72,22 @@ def main(argv: list[str] | None = None) -> int:
 
         get = per_call(first_load(lambda i: session.get(Customer, i)), args.calls)
         built = per_call(first_load(lambda i: session.scalars(by_id, {"customer_id": i}).one_or_none()), args.calls)
+        # A statement with no parameters and no rows (as SQLite's BEGIN, which every transaction sends), two ways.
+        layer = per_call(lambda: connection.exec_driver_sql("SELECT 1 WHERE 0"), args.calls)
+        driver = connection.connection.driver_connection
+        bare = per_call(lambda: driver.execute("SELECT 1 WHERE 0"), args.calls)  # type: ignore[union-attr]
+
+    def lifecycle() -> None:
+        with db.session() as session:
+            session.connection()
+
+    whole = per_call(lifecycle, args.calls)
     db.dispose()
     print(f"{args.backend}: built per call {fresh:.1f} us, built once (session) {once:.1f} us, "
           f"built once (Core connection) {core:.1f} us, read_rows {helper:.1f} us a call")
     print(f"{args.backend}: a customer's first load: Session.get {get:.1f} us, a select built once {built:.1f} us")
+    print(f"{args.backend}: a statement with no parameters: exec_driver_sql {layer:.1f} us, on the driver's "
+          f"connection {bare:.1f} us; a read session's own cost (open, begin, commit, close) {whole:.1f} us")
     return 0
 
 

@@ -65,7 +65,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # On the driver's connection: every transaction begins here, and through SQLAlchemy's execution layer
+        # (exec_driver_sql, which also reports it to statement listeners) a read session cost 185-193 µs rather
+        # than 149-156 µs (bench/statement_cost.py, bench/RESULTS.md #4). SQLAlchemy still logs the BEGIN itself.
+        conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
 
 
 def _unicode_lower(value: object) -> object:
