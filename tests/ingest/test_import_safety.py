@@ -123,6 +123,7 @@ def test_after_the_merge_commits_the_import_opens_no_transaction(settings, tmp_p
     log: list[str] = []
     event.listen(db.engine, "before_cursor_execute",
                  lambda conn, cursor, statement, *rest: log.append(statement.strip().split()[0].upper()))
+    event.listen(db.engine, "begin", lambda conn: log.append("BEGIN"))  # sent on the driver's connection
     event.listen(db.engine, "commit", lambda conn: log.append("COMMIT"))
     path = tmp_path / "orders.csv"
     path.write_text("order_id,customer_id,email,ordered_at,sku,quantity,unit_price\n"

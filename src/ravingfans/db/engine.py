@@ -6,6 +6,7 @@ BEGIN so that writers can ask for ``BEGIN IMMEDIATE`` and never fail half-way on
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ravingfans.errors import ConfigError
@@ -64,11 +65,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        statement = f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'DEFERRED')}"
         # On the driver's connection: every transaction begins here, and through SQLAlchemy's execution layer
         # (exec_driver_sql, which also reports it to statement listeners) a read session cost 185-193 µs rather
         # than 149-156 µs (bench/statement_cost.py, bench/RESULTS.md #4). SQLAlchemy still logs the BEGIN itself.
-        conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+        try:
+            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as err:
+            # as exec_driver_sql would: a BEGIN IMMEDIATE that waited out the busy timeout is SQLAlchemy's
+            # OperationalError, which the web app answers with 503 and the CLI with "locked by another program"
+            raise DBAPIError.instance(statement, (), err, sqlite3.Error, dialect=conn.dialect) from err
 
 
 def _unicode_lower(value: object) -> object:
