@@ -146,20 +146,28 @@ def _alike_spenders(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.gamma(1.6 * x, 1 / nu) / x
 
 
-def _recording_minimize(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
-    """Each SciPy minimisation the fit runs (method, success); the real ones run."""
+def _recording(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, bool]], list[tuple[bool, bool]]]:
+    """Each SciPy minimisation the fit runs (method, success) and each verdict on a stopped line search (reached,
+    pinned); the real functions run."""
     from ravingfans.analytics.btyd import fitting
 
     calls: list[tuple[str, bool]] = []
-    real = fitting._minimize
+    verdicts: list[tuple[bool, bool]] = []
+    minimize, flat_stop = fitting._minimize, fitting._flat_stop
 
-    def recording(*args: object, **kwargs: object) -> object:
-        result = real(*args, **kwargs)
+    def recording_minimize(*args: object, **kwargs: object) -> object:
+        result = minimize(*args, **kwargs)
         calls.append((str(kwargs["method"]), bool(result.success)))
         return result
 
-    monkeypatch.setattr(fitting, "_minimize", recording)
-    return calls
+    def recording_flat_stop(*args: object, **kwargs: object) -> tuple[bool, bool]:
+        verdict = flat_stop(*args, **kwargs)
+        verdicts.append(verdict)
+        return verdict
+
+    monkeypatch.setattr(fitting, "_minimize", recording_minimize)
+    monkeypatch.setattr(fitting, "_flat_stop", recording_flat_stop)
+    return calls, verdicts
 
 
 def test_a_line_search_stopped_by_rounding_at_a_pinned_optimum_is_the_fit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,9 +175,9 @@ def test_a_line_search_stopped_by_rounding_at_a_pinned_optimum_is_the_fit(monkey
     the optimum: reported as converged, no Nelder-Mead polish over the full likelihood (on 767,638 repeat buyers the
     polish ran 8,000 iterations, 27 minutes, and then the fit was refused), and it recovers the truth."""
     x, m = _alike_spenders(200_000, 6)
-    calls = _recording_minimize(monkeypatch)
+    calls, verdicts = _recording(monkeypatch)
     fit = gammagamma.fit(frequency=x, monetary_value=m)
-    assert calls[-1] == ("L-BFGS-B", False) and all(method == "L-BFGS-B" for method, _ in calls)
+    assert verdicts == [(True, True)] and all(method == "L-BFGS-B" for method, _ in calls), (verdicts, calls)
     assert fit.converged
     for got, se, truth in ((fit.p, fit.p_se, 1.6), (fit.q, fit.q_se, 1900.0), (fit.gamma, fit.gamma_se, 2.0e5)):
         assert abs(got - truth) < 3 * se, (got, se, truth)
@@ -180,7 +188,7 @@ def test_a_flat_stop_far_out_that_nothing_pins_is_refused_at_once(monkeypatch: p
     """The same kind of data, a sample where the likelihood has almost no curvature along q and gamma (beyond e^12):
     refused as before, without first polishing along the ridge."""
     x, m = _alike_spenders(200_000, 7)
-    calls = _recording_minimize(monkeypatch)
+    calls, verdicts = _recording(monkeypatch)
     with pytest.raises(NotEnoughData, match="run off to zero or infinity"):
         gammagamma.fit(frequency=x, monetary_value=m)
-    assert calls and all(method == "L-BFGS-B" for method, _ in calls)
+    assert verdicts == [(True, False)] and all(method == "L-BFGS-B" for method, _ in calls), (verdicts, calls)

@@ -29,7 +29,7 @@ _PILOT_SEED = 20_050_410  # fixed: the same table always gets the same pilot (th
 
 _LOG_BOUND = 15.0  # log-parameters live in [-15, 15]: e^15 is ~3.3 million, far outside any sane fit
 _FAR = 12.0  # beyond e^+-12 (163,000 or 1/163,000) a parameter with no positive-definite Hessian ran off
-_SLOPE_LEFT = 1e-5  # per repeat buyer: what counts as no slope where L-BFGS-B's line search gives up (_flat_stop)
+_SLOPE_LEFT = 1e-5  # per repeat buyer: no slope left, where the curvature cannot say how far off (_flat_stop)
 
 
 class NotEnoughData(ValidationFailed):
@@ -306,22 +306,29 @@ def _from_pilot(pilot: Pilot, objective_grad: Callable[[FloatArray], tuple[float
 
 def _flat_stop(objective_grad: Callable[[FloatArray], tuple[float, FloatArray]], z: FloatArray,
                scale: float) -> tuple[bool, bool]:
-    """Where L-BFGS-B's line search gave up: (no slope is left, the curvature pins every parameter down).
+    """Where L-BFGS-B's line search gave up: (the optimum is reached, the curvature pins every parameter down).
 
-    On a large table the objective is flat to rounding at its optimum, so the line search can fail there (slope
-    about 1e-7 a repeat buyer) with the optimum found. Pinned means each parameter is known within a factor of e at
-    one standard error; a ridge running off to infinity is flat too, but with almost no curvature along it.
+    On a large table the objective is flat to rounding at its optimum, so the line search can fail there with the
+    optimum found. Reached means the Newton step still to go is under a tenth of a standard error in every
+    log-parameter (where the curvature is not positive definite: no slope left, at most ``_SLOPE_LEFT`` a repeat
+    buyer); pinned means each parameter is known within a factor of e at one standard error. A ridge running off
+    to infinity is flat too, but with almost no curvature along it.
     """
     value, grad = objective_grad(z)
-    if not (value < 1e300 and np.max(np.abs(grad)) <= _SLOPE_LEFT):
+    if not value < 1e300:
         return False, False
-    hess = _hessian_from_gradient(lambda zz: objective_grad(zz)[1] * scale, z)  # of -LL in z
+    slope = grad * scale  # of -LL, in z
+    hess = _hessian_from_gradient(lambda zz: objective_grad(zz)[1] * scale, z, g0=slope)
     try:
         np.linalg.cholesky(hess)  # fails unless positive definite
-        var = np.diag(np.linalg.inv(hess))
+        cov = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
-        return True, False
-    return True, bool(np.all(np.isfinite(var)) and np.all(var > 0) and np.all(np.sqrt(var) < 1.0))
+        return bool(np.max(np.abs(grad)) <= _SLOPE_LEFT), False
+    se = np.sqrt(np.diag(cov))
+    if not np.all(np.isfinite(se)):
+        return bool(np.max(np.abs(grad)) <= _SLOPE_LEFT), False
+    reached = bool(np.all(np.abs(cov @ slope) <= 0.1 * se))
+    return reached, bool(np.all(se < 1.0))
 
 
 def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model: str, n_repeat: int,
@@ -357,7 +364,7 @@ def maximise(log_lik: Callable[[FloatArray], float], x0: Sequence[float], model:
         res = _minimize(fun, z0, method="L-BFGS-B", jac=jac, bounds=bounds, options=_LBFGSB)
         flat, pinned = (_flat_stop(objective_grad, res.x, scale) if not res.success and objective_grad is not None
                         else (False, False))
-        settled = flat and pinned  # the optimum, found: the "abnormal" stop was rounding
+        settled = flat and pinned  # the optimum, found and pinned: the "abnormal" stop was rounding
         # Polishing a flat stop by Nelder-Mead gained nothing and cost up to 8,000 iterations over the full
         # likelihood (27 minutes on 767,638 repeat buyers, bench/RESULTS.md #3); nor is it tried on a flat ridge
         # already far out, which the check below refuses either way.
