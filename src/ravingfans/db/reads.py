@@ -3,8 +3,8 @@
 ``Session.execute`` sends every statement through the ORM's execution layer (its compile state, loading
 options and result set-up) even when the statement selects only columns and the rows come back as plain
 tuples. For the small reads a page makes by the dozen that layer is half the cost of the statement: 79-87 µs
-against 36-44 µs for a profile-style read on SQLite (``bench/statement_cost.py``, bench/RESULTS.md, issue #4). :func:`read_rows` runs such a
-read on the session's own connection, in its transaction, and gives the same rows.
+against 36-44 µs for a profile-style read on SQLite (``bench/statement_cost.py``, bench/RESULTS.md, issue #4).
+:func:`read_rows` runs such a read on the session's own connection, in its transaction, and gives the same rows.
 """
 
 from __future__ import annotations

@@ -731,17 +731,15 @@ class OpenSurvey:
 
 def newest_open_surveys(session: Session, limit: int) -> list[OpenSurvey]:
     """The newest ``limit`` open surveys with their questions, for the profile's entry forms."""
-    found: dict[int, OpenSurvey] = {}
+    names: dict[int, str] = {}  # newest first, as read
     questions: dict[int, list[QuestionView]] = {}
     for survey_id, name, qid, position, kind, prompt, required, options in read_rows(
             session, _NEWEST_OPEN, {"limit": limit}):
-        if survey_id not in found:
-            found[survey_id] = OpenSurvey(survey_id, name, ())
-            questions[survey_id] = []
-        if qid is not None:
-            questions[survey_id].append(QuestionView(qid, position, kind, prompt, bool(required),
-                                                     tuple(options or ())))
-    return [OpenSurvey(s.id, s.name, tuple(questions[s.id])) for s in found.values()]
+        names[survey_id] = name
+        asked = questions.setdefault(survey_id, [])
+        if qid is not None:  # an outer join: a survey without questions still comes once
+            asked.append(QuestionView(qid, position, kind, prompt, bool(required), tuple(options or ())))
+    return [OpenSurvey(survey_id, name, tuple(questions[survey_id])) for survey_id, name in names.items()]
 
 
 # One statement: the newest open surveys (a subquery, so the limit counts surveys) with their questions joined in.
