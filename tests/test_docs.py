@@ -8,6 +8,7 @@ from pathlib import Path
 import typer.main
 
 from ravingfans.cli import app
+from ravingfans.cli.analyze import parser as analyze_parser
 from ravingfans.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,9 @@ def _commands() -> dict[str, list[str]]:
         found[prefix] = options
 
     walk(typer.main.get_command(app), "")
+    # `analyze` parses its own options with argparse (cli/analyze.py): Typer hands it every word untouched
+    assert found["analyze"] == [], "analyze declares Typer options again: read them there, not from its parser"
+    found["analyze"] = sorted(set(re.findall(r"--[a-z][a-z-]*", analyze_parser().format_usage())) - {"--help"})
     return found
 
 

@@ -33,7 +33,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "config": ("core",), "init": ("core",),
     "import": ("data",), "export": ("export",), "customers": ("customers",),
     "score": ("scores",), "fans": ("scores",), "segments": ("scores",), "slipping": ("scores",),
-    "appeal": ("scores",), "customer": ("scores",), "analyze": ("scores",),
+    "appeal": ("scores",), "customer": ("scores",), "analyze": ("analyze",),
     "validate": ("validate",), "demo": ("demo",), "serve": ("serve",),
     "user": ("users",), "token": ("users",),
     "feedback": ("feedback",), "outbox": ("outbox",),
@@ -75,6 +75,17 @@ class _LazyGroup(TyperGroup):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.commands = _LazyCommands()  # type: ignore[assignment]
+
+    def get_help_option(self, ctx: typer.Context) -> object:
+        """Typer's ``--help`` flag, its absence read as False rather than None.
+
+        Typer (0.29) checks a flag's value with a pydantic adapter unless it is already a bool, so a None here
+        imported pydantic (0.06-0.09 s) on every command line, ``analyze`` included (see cli/analyze.py).
+        """
+        option = super().get_help_option(ctx)  # type: ignore[arg-type]
+        if option is not None and option.default is None:
+            option.default = False
+        return option
 
 
 app = typer.Typer(

@@ -1,7 +1,7 @@
-"""`ravingfans score`, `fans`, `segments`, `customer` and `analyze`: who the fans are and what each is worth.
+"""`ravingfans score`, `fans`, `segments`, `slipping`, `appeal` and `customer`: who the fans are and what each is
+worth (`analyze`, which needs no database, lives in :mod:`ravingfans.cli.analyze`).
 
-Heavy modules (the analytics core, SQLAlchemy) are imported inside the commands so that `analyze`, which
-needs no database, starts fast.
+Heavy modules (the analytics core, SQLAlchemy) are imported inside the commands, when one runs.
 """
 
 from __future__ import annotations
@@ -9,23 +9,14 @@ from __future__ import annotations
 import json
 from datetime import date
 from enum import StrEnum
-from pathlib import Path
 
 import typer
 
 from ravingfans.cli import context
-from ravingfans.cli.output import info, say, stdout
+from ravingfans.cli.output import info, stdout
 from ravingfans.cli.values import parse_day
-from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.errors import ValidationFailed
 from ravingfans.wording import counted
-
-
-class TimeUnit(StrEnum):
-    """The unit recency and T are expressed in."""
-
-    day = "day"
-    week = "week"
 
 
 class Sort(StrEnum):
@@ -46,7 +37,6 @@ def register(app: typer.Typer) -> None:
     app.command("slipping")(slipping)
     app.command("appeal")(appeal)
     app.command("customer")(customer)
-    app.command("analyze")(analyze)
 
 
 _MONEY_FIELDS = ("total_spend", "clv", "value_at_risk")
@@ -240,44 +230,6 @@ def customer(
     if len(value.history) > 1:
         trail = " → ".join(f"{h.segment} ({h.observation_end})" for h in value.history[-6:])
         stdout.print(f"Segment history: {trail}", markup=False, highlight=False, soft_wrap=True)
-
-
-def analyze(
-    orders_file: Path = typer.Argument(..., help="Orders as CSV or Parquet: customer_id, timestamp (or date), amount."),
-    out: Path = typer.Option(..., "--out", help="Where to write the scores (.parquet)."),
-    until: str | None = typer.Option(None, "--until", help="End of the calibration period (default: the last day in the file)."),
-    time_unit: TimeUnit = typer.Option(TimeUnit.day, "--time-unit", help="Unit of recency and T in the output."),
-    params: Path | None = typer.Option(None, "--params", help="Also write the fitted parameters as JSON here."),
-    customer_id_col: str = typer.Option("customer_id", "--customer-id-col", help="Column holding the customer."),
-    timestamp_col: str = typer.Option("timestamp", "--timestamp-col", help="Column holding the time or date."),
-    amount_col: str = typer.Option("amount", "--amount-col", help="Column holding the net amount."),
-    order_id_col: str | None = typer.Option(None, "--order-id-col",
-                                            help="Column holding the order: refunds count on the order's first day."),
-    time_zone: str = typer.Option("UTC", "--time-zone", help="The shop's time zone: calendar days are counted in it."),
-    horizon_days: float = typer.Option(365.0, "--horizon-days", help="How far ahead value and purchases look."),
-    margin: float = typer.Option(1.0, "--margin", help="Share of spend kept as margin (0-1)."),
-    discount_rate: float = typer.Option(0.01, "--discount-rate", help="Monthly discount rate for lifetime value."),
-) -> None:
-    """Score every customer in an orders file, with no database: Parquet out, parameters as JSON."""
-    from ravingfans.analytics.scoring import ScoringOptions
-    from ravingfans.services.analysis import analyze_file
-    from ravingfans.services.ledger import FileColumns
-
-    time_zone_value(time_zone)
-    report = analyze_file(
-        orders_file, out,
-        columns=FileColumns(customer_id=customer_id_col, timestamp=timestamp_col, amount=amount_col,
-                            order_id=order_id_col),
-        until=parse_day(until, "--until"), time_unit=time_unit.value, params_path=params, timezone_name=time_zone,
-        options=ScoringOptions(horizon_days=horizon_days, margin=margin, monthly_discount_rate=discount_rate),
-    )
-    s = report.scoring
-    if s.fallback_reason:
-        info(s.fallback_reason)
-    for note in s.notes:
-        info(f"Note: {note}")
-    say(f"Scored {counted(report.customers, 'customer')} up to {report.until.isoformat()}; "
-        f"wrote {report.out}" + (f" and {report.params_path}" if report.params_path else "") + ".")
 
 
 def slipping(
