@@ -2,11 +2,14 @@
 
 SQLite gets WAL (readers never wait for the writer), foreign keys, a busy timeout, and explicit
 BEGIN so that writers can ask for ``BEGIN IMMEDIATE`` and never fail half-way on a lock upgrade.
+PostgreSQL's pooled connections are checked before use when they have sat idle (a server restart
+or a dropped connection is then met with a fresh one, not an error page).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,12 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ravingfans.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+PING_AFTER_IDLE_S = 2.0
+"""A pooled PostgreSQL connection back in use within this many seconds is not pinged (see _configure_postgresql)."""
+_IDLE_SINCE = "ravingfans_idle_since"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,7 +49,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **{**pool, **kwargs})
             _configure_sqlite(engine)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+            engine = create_engine(parsed, **kwargs)
+            _configure_postgresql(engine)
     except NoSuchModuleError:
         raise ConfigError(f"Unsupported database in RAVINGFANS_DATABASE_URL: {parsed.drivername!r}",
                           hint="Supported: sqlite:///path.db and postgresql+psycopg://...") from None
@@ -75,6 +82,39 @@ def _configure_sqlite(engine: Engine) -> None:
             # as exec_driver_sql would: a BEGIN IMMEDIATE that waited out the busy timeout is SQLAlchemy's
             # OperationalError, which the web app answers with 503 and the CLI with "locked by another program"
             raise DBAPIError.instance(statement, (), err, sqlite3.Error, dialect=conn.dialect) from err
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle for PING_AFTER_IDLE_S or more.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every check-out: a round trip before each session's first statement,
+    two on every signed-in page (the sign-in check's session and the page's), where a profile sends 23 statements
+    in all. A connection that served a request a moment ago is as good as its last answer, so it goes out
+    unchecked (HikariCP skips its check within 500 ms of use for the same reason). A connection that fails the
+    ping raises DisconnectionError, on which the pool opens a fresh one and tries again.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()  # just opened: nothing to check at its first check-out
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_conn, None):
+                raise DisconnectionError(f"a pooled connection failed its check: {err}") from err
+            raise
 
 
 def _unicode_lower(value: object) -> object:
