@@ -35,17 +35,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("orders_file", type=Path, metavar="ORDERS_FILE",
                    help="Orders as CSV or Parquet: customer_id, timestamp (or date), amount.")
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="Where to write the scores (.parquet).")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="End of the calibration period (default: the last day in the file).")
+    p.add_argument("--until", metavar="YYYY-MM-DD",
+                   help="End of the calibration period (default: the last day in the file).")
     p.add_argument("--time-unit", choices=TIME_UNITS, default="day", help="Unit of recency and T in the output.")
     p.add_argument("--params", type=Path, metavar="PATH", help="Also write the fitted parameters as JSON here.")
     p.add_argument("--customer-id-col", default="customer_id", metavar="NAME", help="Column holding the customer.")
     p.add_argument("--timestamp-col", default="timestamp", metavar="NAME", help="Column holding the time or date.")
     p.add_argument("--amount-col", default="amount", metavar="NAME", help="Column holding the net amount.")
-    p.add_argument("--order-id-col", metavar="NAME", help="Column holding the order: refunds count on the order's first day.")
-    p.add_argument("--time-zone", default="UTC", metavar="ZONE", help="The shop's time zone: calendar days are counted in it.")
-    p.add_argument("--horizon-days", type=float, default=365.0, metavar="DAYS", help="How far ahead value and purchases look.")
+    p.add_argument("--order-id-col", metavar="NAME",
+                   help="Column holding the order: refunds count on the order's first day.")
+    p.add_argument("--time-zone", default="UTC", metavar="ZONE",
+                   help="The shop's time zone: calendar days are counted in it.")
+    p.add_argument("--horizon-days", type=float, default=365.0, metavar="DAYS",
+                   help="How far ahead value and purchases look.")
     p.add_argument("--margin", type=float, default=1.0, metavar="SHARE", help="Share of spend kept as margin (0-1).")
-    p.add_argument("--discount-rate", type=float, default=0.01, metavar="RATE", help="Monthly discount rate for lifetime value.")
+    p.add_argument("--discount-rate", type=float, default=0.01, metavar="RATE",
+                   help="Monthly discount rate for lifetime value.")
     return p
 
 

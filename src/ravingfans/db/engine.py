@@ -91,7 +91,8 @@ def _configure_postgresql(engine: Engine) -> None:
     two on every signed-in page (the sign-in check's session and the page's), where a profile sends 23 statements
     in all. A connection that served a request a moment ago is as good as its last answer, so it goes out
     unchecked (HikariCP skips its check within 500 ms of use for the same reason). A connection that fails the
-    ping raises DisconnectionError, on which the pool opens a fresh one and tries again.
+    ping, whatever the error, raises DisconnectionError, on which the pool opens a fresh one and tries again (if
+    the server is down, that connect fails with SQLAlchemy's OperationalError: 503 pages, the CLI's message).
     """
 
     @event.listens_for(engine, "connect")
@@ -112,9 +113,7 @@ def _configure_postgresql(engine: Engine) -> None:
         try:
             dialect.do_ping(dbapi_conn)
         except dialect.loaded_dbapi.Error as err:
-            if dialect.is_disconnect(err, dbapi_conn, None):
-                raise DisconnectionError(f"a pooled connection failed its check: {err}") from err
-            raise
+            raise DisconnectionError(f"a pooled connection failed its check: {err}") from err
 
 
 def _unicode_lower(value: object) -> object:
