@@ -74,11 +74,13 @@ def _terminate(url: str, pid: int) -> None:
     """End a server process from outside, as a server restart or a dropped network link would."""
     admin = make_engine(url)
     with admin.connect() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        # with a timeout, it returns once the process has gone (not as soon as it is signalled)
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}).scalar_one()
     admin.dispose()
 
 
-def test_a_connection_back_in_use_at_once_is_not_pinged(pg_url: str) -> None:
+def test_a_connection_back_in_use_at_once_is_not_pinged(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)  # "at once" even on a slow, busy machine
     engine = make_engine(pg_url)
     pings = _counting_pings(engine)
     first = _backend_pid(engine)  # a new connection: just opened, not pinged
@@ -98,11 +100,30 @@ def test_an_idle_connection_that_died_is_replaced_before_use(pg_url: str, monkey
     engine.dispose()
 
 
-def test_a_connection_that_died_within_the_window_fails_once_then_the_pool_recovers(pg_url: str) -> None:
+def test_a_connection_that_died_within_the_window_fails_once_then_the_pool_recovers(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)  # within the window however slow the machine
     engine = make_engine(pg_url)
     dead = _backend_pid(engine)
     _terminate(pg_url, dead)
     with pytest.raises(exc.OperationalError):  # the web app answers 503, the CLI "database unavailable"
         _backend_pid(engine)
     assert _backend_pid(engine) != dead
+    engine.dispose()
+
+
+def test_a_lost_connection_found_by_the_ping_retires_the_older_ones(pg_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(pg_url)
+    first, second = engine.connect(), engine.connect()  # two pooled connections, both then idle
+    pids = [int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in (first, second)]
+    first.close()
+    second.close()
+    for pid in pids:  # a server restart ends both
+        _terminate(pg_url, pid)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
+    assert _backend_pid(engine) not in pids  # the ping finds one dead and the pool retires both
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)  # no more pings: a dead one would now fail
+    with engine.connect() as a, engine.connect() as b:
+        assert {int(c.execute(text("SELECT pg_backend_pid()")).scalar_one()) for c in (a, b)}.isdisjoint(pids)
     engine.dispose()

@@ -80,7 +80,8 @@ class _LazyGroup(TyperGroup):
         """Typer's ``--help`` flag, its absence read as False rather than None.
 
         Typer (0.29) checks a flag's value with a pydantic adapter unless it is already a bool, so a None here
-        imported pydantic (0.06-0.09 s) on every command line, ``analyze`` included (see cli/analyze.py).
+        imported pydantic (0.06-0.09 s) before any command ran. Commands with options of their own still import it
+        when those are parsed; ``analyze``, whose start-up time is measured, has none (see cli/analyze.py).
         """
         option = super().get_help_option(ctx)  # type: ignore[arg-type]
         if option is not None and option.default is None:

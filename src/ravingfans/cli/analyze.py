@@ -5,7 +5,8 @@ Why not Typer here, as everywhere else: Typer (0.29) checks every non-flag optio
 takes about 0.9 s on a million orders, where issue #3 sets goals on the whole process's time (against a bare
 DuckDB GROUP BY and against lifetimes, imports included; bench/RESULTS.md). Typer still lists the command and
 its summary in ``ravingfans --help`` and hands it the words after its name untouched; :mod:`argparse` parses
-them, answers ``--help`` and, like click, exits with status 2 on a usage error.
+them, answers ``--help`` and, like click, exits with status 2 on a usage error. One difference: a value that starts
+with ``-`` is written ``--out=-x.parquet`` (argparse reads ``--out -x.parquet`` as two options); docs/cli.md says so.
 """
 
 from __future__ import annotations
@@ -37,20 +38,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="Where to write the scores (.parquet).")
     p.add_argument("--until", metavar="YYYY-MM-DD",
                    help="End of the calibration period (default: the last day in the file).")
-    p.add_argument("--time-unit", choices=TIME_UNITS, default="day", help="Unit of recency and T in the output.")
+    p.add_argument("--time-unit", choices=TIME_UNITS, default="day",
+                   help="Unit of recency and T in the output (default: %(default)s).")
     p.add_argument("--params", type=Path, metavar="PATH", help="Also write the fitted parameters as JSON here.")
-    p.add_argument("--customer-id-col", default="customer_id", metavar="NAME", help="Column holding the customer.")
-    p.add_argument("--timestamp-col", default="timestamp", metavar="NAME", help="Column holding the time or date.")
-    p.add_argument("--amount-col", default="amount", metavar="NAME", help="Column holding the net amount.")
+    p.add_argument("--customer-id-col", default="customer_id", metavar="NAME",
+                   help="Column holding the customer (default: %(default)s).")
+    p.add_argument("--timestamp-col", default="timestamp", metavar="NAME",
+                   help="Column holding the time or date (default: %(default)s).")
+    p.add_argument("--amount-col", default="amount", metavar="NAME",
+                   help="Column holding the net amount (default: %(default)s).")
     p.add_argument("--order-id-col", metavar="NAME",
                    help="Column holding the order: refunds count on the order's first day.")
     p.add_argument("--time-zone", default="UTC", metavar="ZONE",
-                   help="The shop's time zone: calendar days are counted in it.")
+                   help="The shop's time zone: calendar days are counted in it (default: %(default)s).")
     p.add_argument("--horizon-days", type=float, default=365.0, metavar="DAYS",
-                   help="How far ahead value and purchases look.")
-    p.add_argument("--margin", type=float, default=1.0, metavar="SHARE", help="Share of spend kept as margin (0-1).")
+                   help="How far ahead value and purchases look (default: %(default)s).")
+    p.add_argument("--margin", type=float, default=1.0, metavar="SHARE",
+                   help="Share of spend kept as margin, 0-1 (default: %(default)s).")
     p.add_argument("--discount-rate", type=float, default=0.01, metavar="RATE",
-                   help="Monthly discount rate for lifetime value.")
+                   help="Monthly discount rate for lifetime value (default: %(default)s).")
     return p
 
 

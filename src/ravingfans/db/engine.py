@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, InvalidatePoolError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ravingfans.errors import ConfigError
@@ -91,8 +91,10 @@ def _configure_postgresql(engine: Engine) -> None:
     two on every signed-in page (the sign-in check's session and the page's), where a profile sends 23 statements
     in all. A connection that served a request a moment ago is as good as its last answer, so it goes out
     unchecked (HikariCP skips its check within 500 ms of use for the same reason). A connection that fails the
-    ping, whatever the error, raises DisconnectionError, on which the pool opens a fresh one and tries again (if
-    the server is down, that connect fails with SQLAlchemy's OperationalError: 503 pages, the CLI's message).
+    ping raises DisconnectionError, on which the pool opens a fresh one and tries again (if the server is down,
+    that connect fails with SQLAlchemy's OperationalError: 503 pages, the CLI's message); when the failure is a
+    lost connection, as after a server restart, InvalidatePoolError also retires every older pooled connection,
+    as ``pool_pre_ping`` did. A connection used within the window that died since fails its request once.
     """
 
     @event.listens_for(engine, "connect")
@@ -113,6 +115,8 @@ def _configure_postgresql(engine: Engine) -> None:
         try:
             dialect.do_ping(dbapi_conn)
         except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_conn, None):  # the server went away: the others are gone too
+                raise InvalidatePoolError(f"a pooled connection was lost: {err}") from err
             raise DisconnectionError(f"a pooled connection failed its check: {err}") from err
 
 
