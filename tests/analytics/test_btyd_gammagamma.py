@@ -147,8 +147,14 @@ def _alike_spenders(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _recording(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, bool]], list[tuple[bool, bool]]]:
-    """Each SciPy minimisation the fit runs (method, success) and each verdict on a stopped line search (reached,
-    pinned); the real functions run."""
+    """Each SciPy minimisation the fit runs (method, success as SciPy reported it) and each verdict on a stopped line
+    search (reached, pinned); the real functions run, but every L-BFGS-B run is reported to the fit as a line search
+    that gave up where it stopped ("ABNORMAL"), as it did on the full-size database.
+
+    On these flat likelihoods, whether L-BFGS-B stops "abnormally" or reports success at the same optimum depends on
+    floating-point details: the same NumPy and SciPy did one on one machine and the other on another (2026-12-03,
+    seed 7). Giving up is the case the fit must judge, so the tests make it happen on every machine.
+    """
     from ravingfans.analytics.btyd import fitting
 
     calls: list[tuple[str, bool]] = []
@@ -158,6 +164,9 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[str, bool]],
     def recording_minimize(*args: object, **kwargs: object) -> object:
         result = minimize(*args, **kwargs)
         calls.append((str(kwargs["method"]), bool(result.success)))
+        if kwargs["method"] == "L-BFGS-B":
+            result.success, result.status = False, 2
+            result.message = "ABNORMAL: the line search gave up here (the test's stand-in for rounding)"
         return result
 
     def recording_flat_stop(*args: object, **kwargs: object) -> tuple[bool, bool]:
