@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import get_args
 
 import typer
 
@@ -20,9 +21,6 @@ from ravingfans.cli.output import info, say
 from ravingfans.cli.values import parse_day
 from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.wording import counted
-
-TIME_UNITS = ("day", "week")
-
 
 def register(app: typer.Typer) -> None:
     """Add `analyze` to the app: Typer passes every word after the name on, ``--help`` included."""
@@ -32,13 +30,15 @@ def register(app: typer.Typer) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The options of `ravingfans analyze` (docs/cli.md lists each; tests/test_docs.py checks)."""
+    from ravingfans.services.analysis import TimeUnitName  # the units the service takes (it runs next anyway)
+
     p = argparse.ArgumentParser(prog="ravingfans analyze", allow_abbrev=False, description=analyze.__doc__)
     p.add_argument("orders_file", type=Path, metavar="ORDERS_FILE",
                    help="Orders as CSV or Parquet: customer_id, timestamp (or date), amount.")
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="Where to write the scores (.parquet).")
     p.add_argument("--until", metavar="YYYY-MM-DD",
                    help="End of the calibration period (default: the last day in the file).")
-    p.add_argument("--time-unit", choices=TIME_UNITS, default="day",
+    p.add_argument("--time-unit", choices=get_args(TimeUnitName), default="day",
                    help="Unit of recency and T in the output (default: %(default)s).")
     p.add_argument("--params", type=Path, metavar="PATH", help="Also write the fitted parameters as JSON here.")
     p.add_argument("--customer-id-col", default="customer_id", metavar="NAME",

@@ -319,14 +319,15 @@ def _flat_stop(objective_grad: Callable[[FloatArray], tuple[float, FloatArray]],
         return False, False
     slope = grad * scale  # of -LL, in z
     hess = _hessian_from_gradient(lambda zz: objective_grad(zz)[1] * scale, z, g0=slope)
+    unmeasured = bool(np.max(np.abs(grad)) <= _SLOPE_LEFT), False  # the curvature cannot say how far off
     try:
         np.linalg.cholesky(hess)  # fails unless positive definite
         cov = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
-        return bool(np.max(np.abs(grad)) <= _SLOPE_LEFT), False
+        return unmeasured
     se = np.sqrt(np.diag(cov))
     if not np.all(np.isfinite(se)):
-        return bool(np.max(np.abs(grad)) <= _SLOPE_LEFT), False
+        return unmeasured
     reached = bool(np.all(np.abs(cov @ slope) <= 0.1 * se))
     return reached, bool(np.all(se < 1.0))
 
