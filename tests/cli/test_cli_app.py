@@ -83,3 +83,44 @@ def test_analyze_usage_errors_exit_2_and_name_the_option(tmp_path) -> None:  # n
     assert bad.returncode == 2 and "--horizon-days" in bad.stderr and "'soon'" in bad.stderr
     unit = _run("analyze", "o.csv", "--out", "s.parquet", "--time-unit", "month", code=code)
     assert unit.returncode == 2 and "day, week" in unit.stderr.replace("'", "")
+
+
+def test_the_console_script_is_entry_and_keeps_main_s_exit_codes_and_files(tmp_path) -> None:  # noqa: ANN001
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "ravingfans"]
+    assert script.value == "ravingfans.cli:entry"
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,timestamp,amount\n1,2024-01-05,20\n1,2024-03-01,35\n2,2024-02-10,12.5\n",
+                      encoding="utf-8")
+    code = "from ravingfans.cli import entry; entry()"
+    done = _run("analyze", str(orders), "--out", str(tmp_path / "s.parquet"), "--params", str(tmp_path / "p.json"),
+                code=code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Scored 2 customers up to 2024-03-01; wrote ")  # printed output is flushed
+    assert json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))["until"] == "2024-03-01"  # files whole
+    assert _run("analyze", str(orders), code=code).returncode == 2  # a usage error, as main() gives it
+    words = ("analyze", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "t.parquet"))
+    failed, by_main = _run(*words, code=code), _run(*words, code="from ravingfans.cli import main; main()")
+    assert failed.returncode == by_main.returncode != 0 and failed.stderr == by_main.stderr
+    assert "absent.csv" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_entry_freezes_the_collector_as_the_command_ends_even_when_it_fails(monkeypatch) -> None:  # noqa: ANN001
+    import gc
+
+    def fails() -> None:
+        raise SystemExit(3)
+
+    monkeypatch.setattr(cli, "main", fails)
+    before = gc.get_freeze_count()
+    try:
+        try:
+            cli.entry()
+        except SystemExit as exc:
+            assert exc.code == 3
+        else:
+            raise AssertionError("entry() swallowed the command's exit")
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()  # this test process goes on: give the collector its objects back
