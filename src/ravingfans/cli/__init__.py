@@ -15,15 +15,14 @@ import sys
 # (BG/NBD fits 3x slower on two cores). One BLAS thread, unless the user chose otherwise.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from collections.abc import Iterator, Mapping  # noqa: E402
-from functools import cache  # noqa: E402
-from importlib import import_module  # noqa: E402
-
-import typer  # noqa: E402
-import typer.main  # noqa: E402
-from typer.core import TyperCommand, TyperGroup  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from ravingfans.errors import RavingFansError  # noqa: E402
+
+if TYPE_CHECKING:
+    from ravingfans.cli.root import app, commands_of
+
+__all__ = ["COMMAND_MODULES", "app", "commands_of", "entry", "main"]
 
 # Every top-level command and the modules of this package whose ``register(app)`` add it, in the order
 # `--help` lists them. `ravingfans X` imports and builds only X's modules (click's lazily loaded
@@ -46,63 +45,13 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-@cache
-def commands_of(modules: tuple[str, ...]) -> dict[str, TyperCommand | TyperGroup]:
-    """The commands that ``modules`` register, built once per process."""
-    part = typer.Typer()
-    for name in modules:
-        import_module(f"{__name__}.{name}").register(part)
-    return dict(typer.main.get_group(part).commands)  # type: ignore[arg-type]
+def __getattr__(name: str) -> Any:
+    """``app`` and ``commands_of`` live in :mod:`ravingfans.cli.root` (Typer), loaded only when asked for."""
+    if name in ("app", "commands_of"):
+        from ravingfans.cli import root
 
-
-class _LazyCommands(Mapping[str, "TyperCommand | TyperGroup"]):
-    """The root group's commands by name, each built on first use from :data:`COMMAND_MODULES`."""
-
-    def __getitem__(self, name: str) -> TyperCommand | TyperGroup:
-        if name not in COMMAND_MODULES:
-            raise KeyError(name)
-        return commands_of(COMMAND_MODULES[name])[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(COMMAND_MODULES)
-
-    def __len__(self) -> int:
-        return len(COMMAND_MODULES)
-
-
-class _LazyGroup(TyperGroup):
-    """Typer's group, its command table replaced by one that builds a command only when it is asked for."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.commands = _LazyCommands()  # type: ignore[assignment]
-
-    def get_help_option(self, ctx: typer.Context) -> object:
-        """Typer's ``--help`` flag, its absence read as False rather than None.
-
-        Typer (0.29) checks a flag's value with a pydantic adapter unless it is already a bool, so a None here
-        imported pydantic (0.06-0.09 s) before any command ran. Commands with options of their own still import it
-        when those are parsed; ``analyze``, whose start-up time is measured, has none (see cli/analyze.py).
-        """
-        option = super().get_help_option(ctx)  # type: ignore[arg-type]
-        if option is not None and option.default is None:
-            option.default = False
-        return option
-
-
-app = typer.Typer(
-    name="ravingfans",
-    cls=_LazyGroup,
-    help="Turn customers into raving fans: know them, ask them, listen, and act.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def _root() -> None:
-    """Turn customers into raving fans: know them, ask them, listen, and act."""
+        return getattr(root, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,8 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     Click's standalone mode answers usage errors itself (exit 2); everything else raised by a
     command arrives here.
     """
+    words = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, standalone_mode=True)
+        if words[:1] == ["analyze"]:
+            _analyze(words[1:])
+        from ravingfans.cli.root import app
+
+        app(args=words, standalone_mode=True)
     except RavingFansError as exc:
         from ravingfans.cli.output import error
 
@@ -122,6 +76,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become a message
         _unexpected(exc)
+
+
+def _analyze(words: list[str]) -> None:
+    """`ravingfans analyze`, run without loading Typer (0.05 s of a process whose whole time issue #3 measures).
+
+    The command parses its own words with argparse either way (cli/analyze.py), so Typer would only hand them on.
+    """
+    from ravingfans.cli.analyze import run
+
+    run(words)
+    sys.exit(0)
 
 
 def entry() -> None:

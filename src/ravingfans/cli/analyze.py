@@ -4,26 +4,33 @@ Why not Typer here, as everywhere else: Typer (0.29) checks every non-flag optio
 ``TypeAdapter``, so the first option parsed imports pydantic and builds adapters, 0.08-0.1 s of a run that
 takes about 0.9 s on a million orders, where issue #3 sets goals on the whole process's time (against a bare
 DuckDB GROUP BY and against lifetimes, imports included; bench/RESULTS.md). Typer still lists the command and
-its summary in ``ravingfans --help`` and hands it the words after its name untouched; :mod:`argparse` parses
-them, answers ``--help`` and, like click, exits with status 2 on a usage error. One difference: a value that starts
+its summary in ``ravingfans --help``; `ravingfans analyze ...` itself goes straight from :func:`ravingfans.cli.main`
+to :func:`run` without loading Typer at all, and :mod:`argparse` parses the words, answers ``--help`` and, like
+click, exits with status 2 on a usage error. One difference: a value that starts
 with ``-`` is written ``--out=-x.parquet`` (argparse reads ``--out -x.parquet`` as two options); docs/cli.md says so.
 """
 
-from __future__ import annotations
-
 import argparse
 from pathlib import Path
-from typing import get_args
-
-import typer
+from typing import TYPE_CHECKING, get_args
 
 from ravingfans.cli.output import info, say
 from ravingfans.cli.values import parse_day
 from ravingfans.cli.values import time_zone as time_zone_value
 from ravingfans.wording import counted
 
-def register(app: typer.Typer) -> None:
-    """Add `analyze` to the app: Typer passes every word after the name on, ``--help`` included."""
+if TYPE_CHECKING:
+    import typer
+
+
+def register(app: "typer.Typer") -> None:
+    """Add `analyze` to the app, for its listing in ``ravingfans --help``: it passes every word on to :func:`run`."""
+    import typer
+
+    def analyze(ctx: typer.Context) -> None:
+        run(ctx.args)
+
+    analyze.__doc__ = run.__doc__
     app.command("analyze", add_help_option=False,
                 context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(analyze)
 
@@ -32,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
     """The options of `ravingfans analyze` (docs/cli.md lists each; tests/test_docs.py checks)."""
     from ravingfans.services.analysis import TimeUnitName  # the units the service takes (it runs next anyway)
 
-    p = argparse.ArgumentParser(prog="ravingfans analyze", allow_abbrev=False, description=analyze.__doc__)
+    p = argparse.ArgumentParser(prog="ravingfans analyze", allow_abbrev=False, description=run.__doc__)
     p.add_argument("orders_file", type=Path, metavar="ORDERS_FILE",
                    help="Orders as CSV or Parquet: customer_id, timestamp (or date), amount.")
     p.add_argument("--out", type=Path, required=True, metavar="PATH", help="Where to write the scores (.parquet).")
@@ -60,13 +67,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def analyze(ctx: typer.Context) -> None:
+def run(words: list[str]) -> None:
     """Score every customer in an orders file, with no database: Parquet out, parameters as JSON."""
     from ravingfans.analytics.scoring import ScoringOptions
     from ravingfans.services.analysis import analyze_file
     from ravingfans.services.ledger import FileColumns
 
-    args = parser().parse_args(ctx.args)
+    args = parser().parse_args(words)
     time_zone_value(args.time_zone)
     report = analyze_file(
         args.orders_file, args.out,
