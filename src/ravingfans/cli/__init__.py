@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _analyze(words: list[str]) -> None:
-    """`ravingfans analyze`, run without loading Typer (0.05 s of a process whose whole time issue #3 measures).
+    """`ravingfans analyze`, run without loading Typer (about 0.04 s of a process whose whole time issue #3 measures).
 
     The command parses its own words with argparse either way (cli/analyze.py), so Typer would only hand them on.
     """
@@ -93,7 +93,7 @@ def entry() -> None:
     """The console script: :func:`main`, then an exit that skips the interpreter's last sweep for reference cycles.
 
     As Python shuts down it collects cycles across every object still alive: with NumPy, SciPy and Polars loaded
-    that walk costs 0.1-0.2 s of each command's run (an eighth of `analyze` at a million orders, bench/RESULTS.md)
+    that walk costs 0.1-0.2 s of each command's run (about a tenth of `analyze` at a million orders, bench/RESULTS.md)
     and frees nothing the operating system would not take back anyway. ``gc.freeze`` moves every object out of
     the collector's sight first; buffered output, files and connections are still flushed and closed by their
     own code as before (commands close what they open). Not in :func:`main`, which tests call in one process
